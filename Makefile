@@ -13,7 +13,7 @@ ISSUER ?=
 AUDIENCE ?=
 CDK_CONTEXT := $(if $(ISSUER),-c issuer=$(ISSUER)) $(if $(AUDIENCE),-c audience=$(AUDIENCE)) $(if $(STAGE),-c stage=$(STAGE))
 
-.PHONY: setup synth test lint types unit deploy diff bootstrap local token bench clean
+.PHONY: setup synth test lint types deploy diff bootstrap local token bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -51,6 +51,19 @@ diff: setup
 
 deploy: setup
 	$(CDK) deploy $(CDK_CONTEXT)
+
+local: synth
+	PORT=$(PORT) $(PY) -m local
+
+token: setup
+	@$(PY) -m local.token --scopes "$(SCOPES)"
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error
+	@touch $@
+
+bench: setup bench/node_modules/.installed
+	$(PY) -m bench
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

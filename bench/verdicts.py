@@ -1,0 +1,147 @@
+"""The four targets of the issue, judged from this run's figures: met or missed, by how much, why, and what would
+close the gap. Every sentence is built from measured numbers; nothing here knows the answer in advance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.bundle import BundleResult
+from bench.evidence import Hotspot
+from bench.stats import Summary
+
+WARM_TARGET = 1.5
+COLD_TARGET = 1.4
+FLOOD_TARGET_PER_COOLDOWN = 1
+BUNDLE_TARGET_BYTES = 6_000_000
+_VERIFY_PRIMITIVE = "verify"  # cProfile's name for cryptography's RSA verify: the limit's own work
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    measured: str
+    status: str  # "met", "missed" or "not measured"
+    gap: str
+    why: str
+    close: str
+
+
+@dataclass(frozen=True)
+class FloodOutcome:
+    key: str
+    label: str
+    tokens: int
+    requests: int
+    elapsed_s: float
+    windows: int
+    rejected: int
+    other: dict[str, int]
+    valid_after: str
+
+
+def _over(ratio: float, target: float) -> str:
+    return f"by {ratio - target:.2f}× ({(ratio / target - 1) * 100:.0f}% over the target)"
+
+
+def warm(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
+    target = f"warm distinct-token authorization ≤ {WARM_TARGET}× the limit"
+    measured = (
+        f"{gate_ratio.median:.2f}× (rounds {gate_ratio.low:.2f}–{gate_ratio.high:.2f}×): "
+        f"{gate_us:.1f} µs against {limit_us:.1f} µs"
+    )
+    if gate_ratio.median <= WARM_TARGET:
+        headroom = (1 - gate_ratio.median / WARM_TARGET) * 100
+        return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
+    excess = gate_us - WARM_TARGET * limit_us
+    others = [spot for spot in spots if _VERIFY_PRIMITIVE not in spot.function][:3]
+    listed = ", ".join(f"{spot.function} ({spot.share:.0%} of own time)" for spot in others)
+    why = f"{gate_us - limit_us:.1f} µs per call above the limit; beside the RSA verify, the most own time goes to {listed}"
+    close = (
+        f"remove {excess:.1f} µs per call (≤ {WARM_TARGET * limit_us:.1f} µs); start with "
+        f"{others[0].function if others else 'the largest own-time entry'}, e.g. by caching per key what is "
+        "recomputed per token or by parsing once"
+    )
+    return Verdict(target, measured, "missed", _over(gate_ratio.median, WARM_TARGET), why, close)
+
+
+def cold(
+    gate_ratio: Summary,
+    gate_ms: float,
+    floor_ms: float,
+    gate_imports: dict[str, float],
+    floor_imports: dict[str, float],
+) -> Verdict:
+    target = f"cold start ≤ {COLD_TARGET}× the floor"
+    measured = (
+        f"{gate_ratio.median:.2f}× (rounds {gate_ratio.low:.2f}–{gate_ratio.high:.2f}×): "
+        f"{gate_ms:.0f} ms against {floor_ms:.0f} ms"
+    )
+    if gate_ratio.median <= COLD_TARGET:
+        headroom = (1 - gate_ratio.median / COLD_TARGET) * 100
+        return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
+    extra = sorted(
+        ((name, ms) for name, ms in gate_imports.items() if name not in floor_imports),
+        key=lambda item: item[1],
+        reverse=True,
+    )[:4]
+    listed = ", ".join(f"`{name}` {ms:.1f} ms" for name, ms in extra) or "none"
+    why = (
+        f"{gate_ms - floor_ms:.0f} ms above the floor; top-level imports take {sum(gate_imports.values()):.0f} ms "
+        f"against the floor's {sum(floor_imports.values()):.0f} ms, the largest the floor does without: {listed}"
+    )
+    close = (
+        f"take {gate_ms - COLD_TARGET * floor_ms:.0f} ms off the cold path (≤ {COLD_TARGET * floor_ms:.0f} ms): "
+        "import only what the first decision needs (lazy imports), and keep module-level work to the key fetch"
+    )
+    return Verdict(target, measured, "missed", _over(gate_ratio.median, COLD_TARGET), why, close)
+
+
+def flood(outcome: FloodOutcome, cooldown_s: float) -> Verdict:
+    target = f"unknown-kid flood: ≤ {FLOOD_TARGET_PER_COOLDOWN} JWKS request per cooldown ({cooldown_s:g} s)"
+    allowed = FLOOD_TARGET_PER_COOLDOWN * outcome.windows
+    measured = (
+        f"{outcome.requests} request(s) for {outcome.tokens} unknown kids in {outcome.elapsed_s * 1000:.0f} ms "
+        f"({outcome.windows} cooldown window(s)); a valid token afterwards: {outcome.valid_after}"
+    )
+    if outcome.requests <= allowed and outcome.valid_after == "allowed":
+        return Verdict(target, measured, "met", "", "", "")
+    why = (
+        f"{outcome.requests} JWKS requests where {allowed} were allowed"
+        if outcome.requests > allowed
+        else f"a valid token after the flood was {outcome.valid_after}"
+    )
+    close = (
+        "refetch on an unknown kid at most once per JWKS_REFETCH_COOLDOWN_SECONDS and keep serving known keys "
+        "while the cooldown runs"
+    )
+    gap = (
+        f"by {outcome.requests - allowed} request(s)"
+        if outcome.requests > allowed
+        else "valid caller locked out"
+    )
+    return Verdict(target, measured, "missed", gap, why, close)
+
+
+def bundle(result: BundleResult | None) -> Verdict:
+    target = f"authorizer asset ≤ {BUNDLE_TARGET_BYTES / 1e6:g} MB zipped"
+    if result is None:
+        return Verdict(target, "not measured in this run (--bundle skip)", "not measured", "", "", "")
+    measured = (
+        f"{result.zipped_bytes / 1e6:.2f} MB zipped ({result.unzipped_bytes / 1e6:.1f} MB unzipped, "
+        f"{result.files} files)"
+    )
+    if result.zipped_bytes <= BUNDLE_TARGET_BYTES:
+        headroom = (1 - result.zipped_bytes / BUNDLE_TARGET_BYTES) * 100
+        return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
+    over = result.zipped_bytes - BUNDLE_TARGET_BYTES
+    listed = ", ".join(f"`{name}` {size / 1e6:.2f} MB" for name, size in result.top_entries[:3])
+    return Verdict(
+        target,
+        measured,
+        "missed",
+        f"by {over / 1e6:.2f} MB ({over / BUNDLE_TARGET_BYTES:.0%})",
+        f"largest zipped entries: {listed}",
+        f"drop {over / 1e6:.2f} MB: leave out files the runtime never loads from the largest entries, "
+        "or a dependency the handler does not import",
+    )

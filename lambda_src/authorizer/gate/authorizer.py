@@ -1,0 +1,135 @@
+"""Composition: one :class:`Authorizer` per container, built from :class:`~gate.settings.Settings`.
+
+``handle(event)`` returns the response dict (allow or deny policy) or raises
+:class:`~gate.errors.Rejection` (the handler turns it into ``Exception("Unauthorized")``) or
+:class:`~gate.errors.KeysUnavailable`; each outcome writes exactly one decision log line.
+
+Choices the contract leaves open:
+
+* a method ARN outside RESOURCE_ARN gets a **deny policy** (403, reason ``resource_outside_api``)
+  for ``<that API/stage>/*``, not 401: the caller's token is fine, the authorizer is attached to an
+  API it was not configured for, and a 401 would make clients throw good tokens away;
+* an event without a parsable ``methodArn`` (never sent by API Gateway) is rejected as
+  ``malformed_event`` (401);
+* context: ``sub``, ``scope`` (the token's scopes, space-separated, ``""`` if none), ``client_id``
+  (the ``client_id`` claim, ``""`` if absent or not a string), ``iss``, plus CONTEXT_CLAIMS whose
+  values are strings, finite numbers or booleans (others are left out);
+* ``principalId`` is ``sub``, else ``client_id``, else ``"unknown"``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from gate.decision_log import DecisionLog, Write
+from gate.errors import (
+    INSUFFICIENT_SCOPE,
+    KEYS_UNAVAILABLE,
+    MALFORMED_EVENT,
+    OK,
+    RESOURCE_OUTSIDE_API,
+    KeysUnavailable,
+    Rejection,
+)
+from gate.events import bearer_token, method_arn_of
+from gate.fetch import fetch_json
+from gate.keys import Fetch, KeySet
+from gate.policy import Policy, PolicyBook, deny_all, iam_pattern
+from gate.settings import Settings
+from gate.verify import Verifier
+
+_BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
+
+
+class Authorizer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        fetch: Fetch = fetch_json,
+        write: Write | None = None,
+    ) -> None:
+        self._log = DecisionLog(write) if write is not None else DecisionLog()
+        self._keys = KeySet(settings, clock=clock, fetch=fetch, report=self._log.event)
+        self._verifier = Verifier(settings, self._keys, clock=clock)
+        self._policies = PolicyBook(settings.scope_rules)
+        self._resource_arn = settings.resource_arn
+        self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
+        self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **options: Any) -> Authorizer:
+        return cls(Settings.from_env(env), **options)
+
+    def prefetch_keys(self) -> bool:
+        return self._keys.prefetch()
+
+    def handle(self, event: object) -> dict[str, Any]:
+        arn = event.get("methodArn") if isinstance(event, dict) else None
+        try:
+            if not isinstance(event, dict):
+                raise Rejection(MALFORMED_EVENT)
+            method = method_arn_of(event)
+            verified = self._verifier.verify(bearer_token(event))
+        except Rejection as rejection:
+            self._log.decision(
+                "unauthorized", rejection.reason, sub=rejection.sub, kid=rejection.kid, method_arn=arn
+            )
+            raise
+        except KeysUnavailable as failure:
+            self._log.decision(
+                "error", KEYS_UNAVAILABLE, sub=None, kid=failure.kid, method_arn=arn, detail=failure.detail
+            )
+            raise
+        claims = verified.claims
+        scope_string = _scope_string(claims)
+        policy: Policy
+        if self._inside is not None and self._inside.fullmatch(method.arn) is None:
+            policy, outcome, reason = deny_all(method.prefix), "deny", RESOURCE_OUTSIDE_API
+        else:
+            policy = self._policies.policy_for(scope_string, self._resource_arn or method.prefix)
+            outcome, reason = ("allow", OK) if policy.allows(method.arn) else ("deny", INSUFFICIENT_SCOPE)
+        client_id = claims.get("client_id")
+        if type(client_id) is not str:
+            client_id = ""
+        sub = verified.sub
+        context: dict[str, str | int | float | bool] = {
+            "sub": sub or "",
+            "scope": scope_string,
+            "client_id": client_id,
+            "iss": claims["iss"],
+        }
+        for name in self._extra_claims:
+            value = claims.get(name)
+            if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
+                context[name] = value
+        self._log.decision(outcome, reason, sub=sub, kid=verified.kid, method_arn=method.arn)
+        return {
+            "principalId": sub or client_id or "unknown",
+            "policyDocument": policy.document,
+            "context": context,
+        }
+
+
+def _scope_string(claims: dict[str, Any]) -> str:
+    """The token's scopes as one space-separated string (``scope`` string, ``scp`` string or list).
+
+    The string alone determines the scope set (list entries are split on spaces too), which is what
+    lets the policy memo be keyed by it.
+    """
+    scope = claims.get("scope")
+    scp = claims.get("scp")
+    if scp is None:
+        return scope if type(scope) is str else ""
+    parts: list[str] = scope.split(" ") if type(scope) is str else []
+    if type(scp) is str:
+        parts += scp.split(" ")
+    elif type(scp) is list:
+        for entry in scp:
+            if type(entry) is str:
+                parts += entry.split(" ")
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,62 @@
+"""One JSON line per decision on stdout (Lambda ships stdout lines to CloudWatch Logs as events).
+
+The line is assembled from pre-escaped fragments instead of ``json.dumps`` of a dict because it is
+on the warm path; every variable part goes through the JSON string encoder, so attacker-chosen
+``kid`` or path text cannot break out of its field. Fields, always in this order::
+
+    {"event":"authorizer_decision","outcome":O,"reason":R,"sub":S,"kid":K,"method_arn":M}
+
+``outcome`` is ``allow`` | ``deny`` | ``unauthorized`` | ``error``; ``sub``/``kid``/``method_arn``
+are ``null`` when unknown and cut to 256 characters. ``error`` lines add ``"detail"``. The token,
+its signature and its claims other than ``sub`` are never logged. Key-set events (refresh
+failures, ignored keys) use ``{"event":"jwks_...", ...}`` lines built with ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from json.encoder import encode_basestring_ascii
+from typing import Final
+
+MAX_FIELD: Final = 256
+Write = Callable[[str], object]
+
+
+def _stdout(line: str) -> None:
+    # Looked up per call so that redirected or captured stdout (tests, local runners) is honoured.
+    sys.stdout.write(line)
+
+
+def _field(value: str | None) -> str:
+    if value is None:
+        return "null"
+    return encode_basestring_ascii(value if len(value) <= MAX_FIELD else value[:MAX_FIELD])
+
+
+class DecisionLog:
+    def __init__(self, write: Write = _stdout) -> None:
+        self._write = write
+
+    def decision(
+        self,
+        outcome: str,
+        reason: str,
+        *,
+        sub: str | None,
+        kid: str | None,
+        method_arn: object,
+        detail: str | None = None,
+    ) -> None:
+        arn = method_arn if isinstance(method_arn, str) else None
+        line = (
+            f'{{"event":"authorizer_decision","outcome":"{outcome}","reason":"{reason}",'
+            f'"sub":{_field(sub)},"kid":{_field(kid)},"method_arn":{_field(arn)}'
+        )
+        if detail is not None:
+            line += f',"detail":{encode_basestring_ascii(detail)}'
+        self._write(line + "}\n")
+
+    def event(self, name: str, fields: Mapping[str, object]) -> None:
+        self._write(json.dumps({"event": name, **fields}, default=str) + "\n")

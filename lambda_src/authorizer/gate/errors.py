@@ -1,0 +1,76 @@
+"""Typed outcomes other than a policy, so each layer can say *why* without string matching.
+
+Two failure families must never be confused, because API Gateway and clients react differently:
+
+* :class:`Rejection` - the token (or the request carrying it) is not acceptable. The handler turns it
+  into ``Exception("Unauthorized")`` (HTTP 401); a client should obtain a new token.
+* :class:`KeysUnavailable` - the authorizer cannot decide because it has no usable signing keys
+  (identity provider down, slow or answering garbage, with nothing usable cached). It surfaces as a
+  Lambda error (API Gateway 500 ``AUTHORIZER_FAILURE``, mapped to 503 by the stack) so clients retry
+  with the same, possibly perfectly good, token instead of discarding it.
+
+:class:`ConfigError` is raised at cold start only: a misconfigured authorizer must not start.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Reason codes: the vocabulary of the decision log. Kept as constants so tests and dashboards
+# can rely on the exact spelling.
+MISSING_TOKEN: Final = "missing_token"  # noqa: S105 - a reason code, not a secret
+MALFORMED_AUTHORIZATION: Final = "malformed_authorization"
+MALFORMED_EVENT: Final = "malformed_event"
+TOKEN_TOO_LARGE: Final = "token_too_large"  # noqa: S105 - a reason code, not a secret
+MALFORMED_TOKEN: Final = "malformed_token"  # noqa: S105 - a reason code, not a secret
+UNSUPPORTED_ALG: Final = "unsupported_alg"
+UNSUPPORTED_CRIT: Final = "unsupported_crit"
+TOKEN_TYPE_MISMATCH: Final = "token_type_mismatch"  # noqa: S105 - a reason code, not a secret
+MISSING_KID: Final = "missing_kid"
+UNKNOWN_KID: Final = "unknown_kid"
+KEY_ALG_MISMATCH: Final = "key_alg_mismatch"
+BAD_SIGNATURE: Final = "bad_signature"
+MISSING_CLAIM: Final = "missing_claim"
+INVALID_CLAIM: Final = "invalid_claim"
+EXPIRED: Final = "expired"
+NOT_YET_VALID: Final = "not_yet_valid"
+ISSUED_IN_FUTURE: Final = "issued_in_future"
+ISSUER_MISMATCH: Final = "issuer_mismatch"
+AUDIENCE_MISMATCH: Final = "audience_mismatch"
+# Outcomes that are policies, not errors.
+OK: Final = "ok"
+INSUFFICIENT_SCOPE: Final = "insufficient_scope"
+RESOURCE_OUTSIDE_API: Final = "resource_outside_api"
+KEYS_UNAVAILABLE: Final = "keys_unavailable"
+
+
+class Rejection(Exception):  # noqa: N818 - names the outcome, as the contract does
+    """The request is not authorized; ``reason`` is the log's reason code, never shown to clients."""
+
+    def __init__(self, reason: str, *, kid: str | None = None, sub: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kid = kid
+        self.sub = sub
+
+
+class KeysUnavailable(Exception):  # noqa: N818 - Lambda reports this name as errorType
+    """No usable signing key could be obtained; the message says why (for operators, not clients).
+
+    The message always starts with ``"Signing keys unavailable: "`` and is never ``"Unauthorized"``.
+    """
+
+    PREFIX: Final = "Signing keys unavailable: "
+
+    def __init__(self, detail: str, *, kid: str | None = None) -> None:
+        super().__init__(self.PREFIX + detail)
+        self.detail = detail
+        self.kid = kid
+
+
+class ConfigError(ValueError):
+    """The environment is invalid; the message names the variable so the fix is obvious."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable

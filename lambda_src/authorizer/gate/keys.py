@@ -1,0 +1,285 @@
+"""The trusted key set: the only source of verification keys (never the token's jwk/jku/x5u/x5c).
+
+Lifecycle, per container (one Lambda container serves one request at a time; a lock still guards
+refreshes for multi-threaded local runners):
+
+* **fresh** for ``cache_seconds`` after a successful fetch: lookups are a dict access, no I/O;
+* **unknown kid**: a refetch, so a key the identity provider published ahead of a rotation works as
+  soon as a token uses it; at most one fetch attempt per ``cooldown_seconds`` whatever the cause, so
+  a flood of random kids costs the provider one request per cooldown;
+* **stale** after ``cache_seconds``: the next lookup refreshes (rate-limited the same way); while
+  refreshes fail, the cached keys keep serving for ``max_stale_seconds`` more, then are dropped;
+* **no usable key** (never fetched, dropped, or the kid is unknown while refreshes are failing):
+  :class:`~gate.errors.KeysUnavailable` - never a rejection, because the token may well be good.
+
+``unknown_kid`` is therefore only claimed against a key set that the last fetch attempt confirmed.
+Each JWK becomes a cryptography public key once; unchanged JWKs are reused across refreshes.
+A JWKS response with no usable key counts as a failed fetch (it is far more often a broken endpoint
+than a deliberate revocation of every key).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.exceptions import PyJWTError
+
+from gate.errors import KEY_ALG_MISMATCH, MISSING_KID, UNKNOWN_KID, KeysUnavailable, Rejection
+from gate.fetch import FetchError, fetch_json
+from gate.settings import Settings, fetch_url_problem
+
+PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
+Fetch = Callable[..., Any]
+Report = Callable[[str, Mapping[str, object]], None]
+
+MIN_RSA_BITS: Final = 2048
+# Which key an algorithm may use (RFC 7518 section 3, RFC 8037): key type and, for curves, the curve.
+_KEY_FIT: Final[Mapping[str, tuple[str, frozenset[str] | None]]] = {
+    **dict.fromkeys(("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"), ("RSA", None)),
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+}
+# Only public members are read: a JWKS that leaks private parameters must not make us load them.
+_PUBLIC_MEMBERS: Final[Mapping[str, tuple[str, ...]]] = {
+    "RSA": ("kty", "n", "e"),
+    "EC": ("kty", "crv", "x", "y"),
+    "OKP": ("kty", "crv", "x"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    kid: str | None
+    algorithms: frozenset[str]
+    public_key: PublicKey
+
+
+def parse_jwk(jwk: object, algorithms: frozenset[str]) -> VerificationKey | str:
+    """A usable verification key, or the reason (a short string) why this JWK is not trusted."""
+    if not isinstance(jwk, dict):
+        return "not a JSON object"
+    kid, kty, crv, use, jwk_alg, key_ops = (
+        jwk.get(m) for m in ("kid", "kty", "crv", "use", "alg", "key_ops")
+    )
+    if kid is not None and not isinstance(kid, str):
+        return "kid is not a string"
+    if use is not None and use != "sig":
+        return f"use is {use!r}, not 'sig'"
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return "key_ops does not include 'verify'"
+    if jwk_alg is not None and not isinstance(jwk_alg, str):
+        return "alg is not a string"
+    if not isinstance(kty, str) or (crv is not None and not isinstance(crv, str)):
+        return "kty and crv must be strings"
+    usable = frozenset(
+        alg
+        for alg in algorithms
+        if _KEY_FIT[alg][0] == kty
+        and _curve_fits(_KEY_FIT[alg][1], crv)
+        and (jwk_alg is None or jwk_alg == alg)
+    )
+    if not usable:
+        return f"no configured algorithm fits kty={kty!r} crv={crv!r} alg={jwk_alg!r}"
+    public = {m: jwk[m] for m in _PUBLIC_MEMBERS[kty] if m in jwk}
+    if any(not isinstance(value, str) for value in public.values()):
+        return "key members must be strings"
+    try:
+        key = _load_public(kty, public)
+    except (PyJWTError, ValueError, TypeError) as err:
+        return f"invalid key material ({type(err).__name__})"
+    if isinstance(key, RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        return f"RSA key of {key.key_size} bits is below {MIN_RSA_BITS}"
+    return VerificationKey(kid=kid, algorithms=usable, public_key=key)
+
+
+def _curve_fits(curves: frozenset[str] | None, crv: str | None) -> bool:
+    return curves is None or crv in curves
+
+
+def _load_public(kty: str, public: dict[str, Any]) -> PublicKey:
+    loaded: object
+    if kty == "RSA":
+        loaded = RSAAlgorithm.from_jwk(public)
+    elif kty == "EC":
+        loaded = ECAlgorithm.from_jwk(public)
+    else:
+        loaded = OKPAlgorithm.from_jwk(public)
+    if not isinstance(loaded, PublicKey):
+        raise TypeError("not a public key")
+    return loaded
+
+
+def _fingerprint(jwk: object) -> str | None:
+    if not isinstance(jwk, dict):
+        return None
+    try:
+        return json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+
+
+class KeySet:
+    """Keys by kid, fetched from JWKS_URI (or the discovered ``jwks_uri``) and kept per container."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        fetch: Fetch = fetch_json,
+        report: Report | None = None,
+    ) -> None:
+        self._issuer = settings.issuer
+        self._jwks_uri = settings.jwks_uri
+        self._discovery_uri = settings.discovery_uri
+        self._algorithms = settings.algorithms
+        self._fresh_for = settings.jwks_cache_seconds
+        self._usable_for = settings.jwks_cache_seconds + settings.jwks_max_stale_seconds
+        self._cooldown = settings.jwks_refetch_cooldown_seconds
+        self._timeout = settings.jwks_timeout_seconds
+        self._clock = clock
+        self._fetch = fetch
+        self._report = report or (lambda _event, _fields: None)
+        self._lock = threading.Lock()
+        self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
+        self._lone: VerificationKey | None = None  # the only key, for tokens without kid
+        self._fetched_at: float | None = None
+        self._last_attempt: float | None = None
+        self._last_attempt_ok = False
+        self._last_error = "no key set fetched yet"
+        self._discovered_jwks_uri: str | None = None
+        self._parsed: dict[str, VerificationKey] = {}
+
+    def key_for(self, kid: str | None, alg: str) -> VerificationKey:
+        """The trusted key for ``kid`` that may verify ``alg``; Rejection or KeysUnavailable otherwise."""
+        fetched_at = self._fetched_at
+        if fetched_at is not None and 0 <= self._clock() - fetched_at < self._fresh_for:
+            candidates = self._candidates(kid)
+            if candidates:
+                return _pick(candidates, kid, alg)
+        return self._key_after_refresh(kid, alg)
+
+    def prefetch(self) -> bool:
+        """Fetch now (cold start). A failure leaves no cooldown behind, so the first request retries."""
+        with self._lock:
+            ok = self._refresh(self._clock())
+            if not ok:
+                self._last_attempt = None
+            return ok
+
+    def _candidates(self, kid: str | None) -> tuple[VerificationKey, ...]:
+        if kid is None:
+            return (self._lone,) if self._lone is not None else ()
+        return self._by_kid.get(kid, ())
+
+    def _key_after_refresh(self, kid: str | None, alg: str) -> VerificationKey:
+        with self._lock:
+            now = self._clock()
+            last = self._last_attempt
+            if last is None or not 0 <= now - last < self._cooldown:
+                self._refresh(now)
+            fetched_at = self._fetched_at
+            if fetched_at is None or now - fetched_at >= self._usable_for:
+                self._drop_keys()
+                raise KeysUnavailable(self._last_error, kid=kid)
+            candidates = self._candidates(kid)
+            if candidates:
+                return _pick(candidates, kid, alg)
+            if not self._last_attempt_ok:
+                raise KeysUnavailable(
+                    f"kid {kid!r} is not cached and refreshing fails: {self._last_error}", kid=kid
+                )
+            raise Rejection(UNKNOWN_KID if kid is not None else MISSING_KID, kid=kid)
+
+    def _drop_keys(self) -> None:
+        if self._fetched_at is not None:
+            self._report("jwks_expired", {"detail": "max stale age exceeded; cached keys dropped"})
+        self._by_kid, self._lone, self._fetched_at, self._parsed = {}, None, None, {}
+
+    def _refresh(self, now: float) -> bool:
+        self._last_attempt = now
+        try:
+            document = self._fetch(self._current_jwks_uri(), timeout=self._timeout)
+            keys = self._parse_set(document)
+        except FetchError as err:
+            self._last_attempt_ok = False
+            self._last_error = str(err)
+            self._discovered_jwks_uri = None  # rediscover next time: the jwks_uri may have moved
+            self._report("jwks_refresh_failed", {"detail": self._last_error})
+            return False
+        by_kid: dict[str, list[VerificationKey]] = {}
+        for key in keys:
+            if key.kid is not None:
+                by_kid.setdefault(key.kid, []).append(key)
+        self._by_kid = {kid: tuple(group) for kid, group in by_kid.items()}
+        self._lone = keys[0] if len(keys) == 1 else None
+        self._fetched_at = now
+        self._last_attempt_ok = True
+        return True
+
+    def _current_jwks_uri(self) -> str:
+        if self._jwks_uri is not None:
+            return self._jwks_uri
+        if self._discovered_jwks_uri is None:
+            self._discovered_jwks_uri = self._discover()
+        return self._discovered_jwks_uri
+
+    def _discover(self) -> str:
+        assert self._discovery_uri is not None  # Settings sets exactly one of the two URIs
+        document = self._fetch(self._discovery_uri, timeout=self._timeout)
+        if not isinstance(document, dict):
+            raise FetchError(f"{self._discovery_uri}: discovery document is not a JSON object")
+        if document.get("issuer") != self._issuer:
+            raise FetchError(f"{self._discovery_uri}: discovery issuer {document.get('issuer')!r} != ISSUER")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchError(f"{self._discovery_uri}: discovery document has no jwks_uri")
+        problem = fetch_url_problem(jwks_uri)
+        if problem is not None:
+            raise FetchError(f"discovered jwks_uri {jwks_uri!r}: {problem}")
+        return jwks_uri
+
+    def _parse_set(self, document: object) -> list[VerificationKey]:
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise FetchError("JWKS is not a JSON object with a 'keys' array")
+        parsed: dict[str, VerificationKey] = {}
+        keys: list[VerificationKey] = []
+        dropped: list[str] = []
+        for entry in entries:
+            fingerprint = _fingerprint(entry)
+            result = self._parsed.get(fingerprint) if fingerprint is not None else None
+            if result is None:
+                outcome = parse_jwk(entry, self._algorithms)
+                if isinstance(outcome, str):
+                    kid = entry.get("kid") if isinstance(entry, dict) else None
+                    dropped.append(f"{kid!r}: {outcome}")
+                    continue
+                result = outcome
+            if fingerprint is not None:
+                parsed[fingerprint] = result
+            keys.append(result)
+        if dropped:
+            self._report("jwks_keys_ignored", {"keys": dropped})
+        if not keys:
+            raise FetchError("JWKS contains no usable key")
+        self._parsed = parsed
+        return keys
+
+
+def _pick(candidates: tuple[VerificationKey, ...], kid: str | None, alg: str) -> VerificationKey:
+    for key in candidates:
+        if alg in key.algorithms:
+            return key
+    raise Rejection(KEY_ALG_MISMATCH, kid=kid)

@@ -1,0 +1,184 @@
+"""Signature and claims: the only path from a token string to trusted claims.
+
+Why cryptography directly instead of ``jwt.decode``: the warm path must cost about one signature
+verification, so the key object is prepared once (gate.keys) and each algorithm below is a single
+cryptography call with pre-built padding/hash objects. The semantics match PyJWT's algorithm
+classes (PSS salt length = digest size, ECDSA as fixed-length r||s, curve bound to the algorithm),
+and the tests compare verdicts with ``jwt.decode`` on hostile inputs.
+
+Order matters: header checks and key lookup first (no key, no further work), then the signature,
+and only then is the payload parsed and any claim looked at. Numeric dates must be finite JSON
+numbers (PyJWT also accepts numeric strings); ``iss`` and ``aud`` are compared exactly, and both
+are always checked, whatever REQUIRED_CLAIMS says, because ISSUER and AUDIENCE are mandatory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from gate.errors import (
+    AUDIENCE_MISMATCH,
+    BAD_SIGNATURE,
+    EXPIRED,
+    INVALID_CLAIM,
+    ISSUED_IN_FUTURE,
+    ISSUER_MISMATCH,
+    MALFORMED_TOKEN,
+    MISSING_CLAIM,
+    NOT_YET_VALID,
+    TOKEN_TYPE_MISMATCH,
+    UNSUPPORTED_ALG,
+    UNSUPPORTED_CRIT,
+    Rejection,
+)
+from gate.jws import parse_compact, parse_json_object
+from gate.keys import KeySet
+from gate.settings import Settings
+
+_ABSENT: Final = object()
+SignatureCheck = Callable[[Any, bytes, bytes], None]  # raises InvalidSignature
+
+
+def _pkcs1(hash_alg: hashes.HashAlgorithm) -> SignatureCheck:
+    scheme = padding.PKCS1v15()
+
+    def check(key: Any, message: bytes, signature: bytes) -> None:
+        key.verify(signature, message, scheme, hash_alg)
+
+    return check
+
+
+def _pss(hash_alg: hashes.HashAlgorithm) -> SignatureCheck:
+    scheme = padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size)
+
+    def check(key: Any, message: bytes, signature: bytes) -> None:
+        key.verify(signature, message, scheme, hash_alg)
+
+    return check
+
+
+def _ecdsa(hash_alg: hashes.HashAlgorithm, coordinate_bytes: int) -> SignatureCheck:
+    scheme = ec.ECDSA(hash_alg)
+
+    def check(key: Any, message: bytes, signature: bytes) -> None:
+        # JWS carries r||s at fixed width (RFC 7518 section 3.4); anything else is not a signature.
+        if len(signature) != 2 * coordinate_bytes:
+            raise InvalidSignature
+        r = int.from_bytes(signature[:coordinate_bytes], "big")
+        s = int.from_bytes(signature[coordinate_bytes:], "big")
+        key.verify(encode_dss_signature(r, s), message, scheme)
+
+    return check
+
+
+def _eddsa(key: Any, message: bytes, signature: bytes) -> None:
+    key.verify(signature, message)
+
+
+SIGNATURE_CHECKS: Final[Mapping[str, SignatureCheck]] = {
+    "RS256": _pkcs1(hashes.SHA256()),
+    "RS384": _pkcs1(hashes.SHA384()),
+    "RS512": _pkcs1(hashes.SHA512()),
+    "PS256": _pss(hashes.SHA256()),
+    "PS384": _pss(hashes.SHA384()),
+    "PS512": _pss(hashes.SHA512()),
+    "ES256": _ecdsa(hashes.SHA256(), 32),
+    "ES384": _ecdsa(hashes.SHA384(), 48),
+    "ES512": _ecdsa(hashes.SHA512(), 66),
+    "EdDSA": _eddsa,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    claims: dict[str, Any]
+    kid: str | None
+    sub: str | None
+
+
+class Verifier:
+    def __init__(self, settings: Settings, keys: KeySet, *, clock: Callable[[], float]) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._algorithms = settings.algorithms
+        self._token_types = settings.token_types
+        self._required = settings.required_claims
+        self._leeway = settings.leeway_seconds
+        self._issuer = settings.issuer
+        self._audiences = settings.audiences
+
+    def verify(self, token: str) -> VerifiedToken:
+        """Trusted claims of ``token``, or :class:`Rejection` / :class:`KeysUnavailable`."""
+        jws = parse_compact(token)
+        header = jws.header
+        kid = header.get("kid")
+        if kid is not None and type(kid) is not str:
+            raise Rejection(MALFORMED_TOKEN)
+        alg = header.get("alg")
+        if type(alg) is not str or alg not in self._algorithms:
+            raise Rejection(UNSUPPORTED_ALG, kid=kid)
+        if "crit" in header or "b64" in header:  # no JWS extension is understood here
+            raise Rejection(UNSUPPORTED_CRIT, kid=kid)
+        if self._token_types:
+            typ = header.get("typ")
+            if type(typ) is not str or typ.lower() not in self._token_types:
+                raise Rejection(TOKEN_TYPE_MISMATCH, kid=kid)
+        key = self._keys.key_for(kid, alg)
+        try:
+            SIGNATURE_CHECKS[alg](key.public_key, jws.signing_input, jws.signature)
+        except (InvalidSignature, ValueError):
+            raise Rejection(BAD_SIGNATURE, kid=kid) from None
+        try:
+            claims = parse_json_object(jws.payload)
+        except ValueError:
+            raise Rejection(MALFORMED_TOKEN, kid=kid) from None
+        return VerifiedToken(claims=claims, kid=kid, sub=self._check_claims(claims, kid))
+
+    def _check_claims(self, claims: dict[str, Any], kid: str | None) -> str | None:
+        sub = claims.get("sub")
+        if sub is not None and type(sub) is not str:
+            raise Rejection(INVALID_CLAIM, kid=kid)
+        for name in self._required:
+            if claims.get(name) is None:
+                raise Rejection(MISSING_CLAIM, kid=kid, sub=sub)
+        iss = claims.get("iss")
+        if type(iss) is not str or iss != self._issuer:
+            raise Rejection(ISSUER_MISMATCH, kid=kid, sub=sub)
+        if not self._audience_matches(claims.get("aud")):
+            raise Rejection(AUDIENCE_MISMATCH, kid=kid, sub=sub)
+        now = self._clock()
+        leeway = self._leeway
+        # Present means checked: a null or string date is invalid, not absent.
+        exp = claims.get("exp", _ABSENT)
+        if exp is not _ABSENT and _numeric_date(exp, kid, sub) <= now - leeway:
+            raise Rejection(EXPIRED, kid=kid, sub=sub)
+        nbf = claims.get("nbf", _ABSENT)
+        if nbf is not _ABSENT and _numeric_date(nbf, kid, sub) > now + leeway:
+            raise Rejection(NOT_YET_VALID, kid=kid, sub=sub)
+        iat = claims.get("iat", _ABSENT)
+        if iat is not _ABSENT and _numeric_date(iat, kid, sub) > now + leeway:
+            raise Rejection(ISSUED_IN_FUTURE, kid=kid, sub=sub)
+        return sub
+
+    def _audience_matches(self, aud: object) -> bool:
+        if type(aud) is str:
+            return aud in self._audiences
+        if type(aud) is list:
+            return all(type(a) is str for a in aud) and any(a in self._audiences for a in aud)
+        return False
+
+
+def _numeric_date(value: object, kid: str | None, sub: str | None) -> float:
+    if type(value) is int:
+        return value
+    if type(value) is float and math.isfinite(value):
+        return value
+    raise Rejection(INVALID_CLAIM, kid=kid, sub=sub)

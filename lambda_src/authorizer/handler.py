@@ -1,0 +1,31 @@
+"""Lambda entry point for the API Gateway REST authorizer (TOKEN or REQUEST).
+
+Everything is built once, at import (the Lambda init phase): settings are parsed (a bad
+configuration fails the init loudly), and the key set is prefetched. Prefetching moves the JWKS
+(and discovery) round trips off the first request: with provisioned concurrency or SnapStart
+they leave the request path entirely, and for on-demand cold starts the init phase runs them
+while the runtime would otherwise idle. A prefetch failure is swallowed and leaves no refetch
+cooldown behind, so the first request simply tries again; it is bounded by JWKS_TIMEOUT_SECONDS.
+
+The handler stays thin: a rejection becomes exactly ``Exception("Unauthorized")`` (API Gateway
+401); :class:`gate.errors.KeysUnavailable` propagates unchanged (API Gateway 500
+AUTHORIZER_FAILURE), so clients never discard a good token because the identity provider is down.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gate.authorizer import Authorizer
+from gate.errors import Rejection
+
+AUTHORIZER = Authorizer.from_env(os.environ)
+AUTHORIZER.prefetch_keys()
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    try:
+        return AUTHORIZER.handle(event)
+    except Rejection:
+        raise Exception("Unauthorized") from None  # the exact message API Gateway maps to 401

@@ -1,0 +1,130 @@
+"""HTTP front end (standard library) and the one function that assembles a gateway from a template.
+
+`build_gateway` is the seam tests use: it returns a server bound to 127.0.0.1 (port 0 picks a free one) that
+runs in-process, with the same Lambda containers `python -m local` uses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from local.gateway import DecisionLog, LocalGateway, Request, stderr_decision_log
+from local.lambda_runtime import FunctionPool, LogSink, stderr_log_sink
+from local.template import ApiModel, load_api_model
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, gateway: LocalGateway, host: str, port: int) -> None:
+        super().__init__((host, port), _Handler)
+        self.gateway = gateway
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> GatewayServer:
+        """Serve on a background thread (tests, and `python -m local` which waits on signals instead)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="local-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and end every Lambda container this gateway started."""
+        if self._thread is not None:
+            self.shutdown()
+            self._thread.join()
+        self.server_close()
+        self.gateway.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: GatewayServer
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.send_error(413)
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            path=url.path or "/",
+            query=tuple(parse_qsl(url.query, keep_blank_values=True)),
+            headers=tuple(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            host=self.headers.get("Host") or "127.0.0.1",
+        )
+        reply = self.server.gateway.handle(request)
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815 - names fixed by BaseHTTPRequestHandler
+
+    def log_message(self, format: str, *args: object) -> None:
+        """The gateway logs one JSON decision line per request; the default access log would repeat it."""
+
+
+def authorizer_function_ids(model: ApiModel) -> set[str]:
+    return {a.function_id for a in model.authorizers.values()}
+
+
+def issuer_overrides(model: ApiModel, issuer: str, jwks_uri: str) -> dict[str, dict[str, str]]:
+    """Point every authorizer at another issuer, keeping the template's choice of discovery or JWKS_URI."""
+    overrides: dict[str, dict[str, str]] = {}
+    for function_id in authorizer_function_ids(model):
+        env = {"ISSUER": issuer}
+        if "JWKS_URI" in model.functions[function_id].environment:
+            env["JWKS_URI"] = jwks_uri
+        overrides[function_id] = env
+    return overrides
+
+
+def build_gateway(
+    template_path: Path,
+    *,
+    project_root: Path = PROJECT_ROOT,
+    env_overrides: Mapping[str, Mapping[str, str]] | None = None,
+    issuer: str | None = None,
+    jwks_uri: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_sink: LogSink = stderr_log_sink,
+    decision_log: DecisionLog = stderr_decision_log,
+    clock: Callable[[], float] = time.monotonic,
+) -> GatewayServer:
+    """Build (not start) a gateway server for a template.
+
+    `issuer`/`jwks_uri` point the authorizers at another provider (the embedded issuer, or the e2e provider);
+    `env_overrides`, keyed by function logical id, is applied last.
+    """
+    model = load_api_model(template_path, project_root)
+    overrides: dict[str, dict[str, str]] = {}
+    if issuer is not None:
+        overrides = issuer_overrides(model, issuer, jwks_uri or f"{issuer}/.well-known/jwks.json")
+    for function_id, extra in (env_overrides or {}).items():
+        overrides.setdefault(function_id, {}).update(extra)
+    pools = {
+        lid: FunctionPool(function, overrides.get(lid, {}), log_sink)
+        for lid, function in model.functions.items()
+    }
+    return GatewayServer(LocalGateway(model, pools, decision_log, clock), host, port)

@@ -1,0 +1,318 @@
+"""Read the synthesized CloudFormation template into the model the local gateway serves.
+
+One source of truth: routes, the authorizer, Lambda handlers and environments, and gateway responses all come
+from the template the CDK app wrote, never from a second list kept by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.intrinsics import ResolveContext, resolve
+
+SOURCE_PATH_METADATA = "JwtGate:SourcePath"
+DEFAULT_AUTHORIZER_TTL = 300
+DEFAULT_LAMBDA_TIMEOUT = 3
+
+
+class TemplateError(ValueError):
+    """The template lacks something the local gateway needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class LambdaFunction:
+    logical_id: str
+    function_name: str
+    function_arn: str
+    source_dir: Path
+    handler: str
+    environment: Mapping[str, str]
+    timeout_seconds: float
+    memory_mb: int
+
+
+@dataclass(frozen=True)
+class TokenAuthorizer:
+    logical_id: str
+    function_id: str
+    header_name: str
+    validation_expression: str | None
+    ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class MockIntegration:
+    status_code: int
+    headers: Mapping[str, str]
+    body: str
+
+
+@dataclass(frozen=True)
+class Route:
+    http_method: str
+    resource_path: str
+    authorizer_id: str | None
+    function_id: str | None
+    mock: MockIntegration | None = None
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    response_type: str
+    status_code: int | None
+    headers: Mapping[str, str]
+    body_template: str | None
+
+
+@dataclass(frozen=True)
+class ApiModel:
+    api_id: str
+    stage_name: str
+    region: str
+    account: str
+    routes: tuple[Route, ...]
+    authorizers: Mapping[str, TokenAuthorizer]
+    functions: Mapping[str, LambdaFunction]
+    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+
+    def arn_prefix(self) -> str:
+        """The execute-api ARN of the stage, to which API Gateway appends METHOD/path for `methodArn`."""
+        return f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage_name}"
+
+
+def find_stack_template(assembly_dir: Path, stack_name: str | None = None) -> Path:
+    """Locate the stack template through the cloud assembly's manifest, as the CDK CLI does."""
+    manifest_path = assembly_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise TemplateError(f"{manifest_path} not found: run `make synth` first")
+    manifest = json.loads(manifest_path.read_text())
+    candidates: list[tuple[str, Path]] = []
+    for artifact_id, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        template_file = artifact.get("properties", {}).get("templateFile")
+        if template_file:
+            name = artifact.get("displayName", artifact_id)
+            candidates.append((name, assembly_dir / template_file))
+    if stack_name is not None:
+        candidates = [c for c in candidates if c[0] == stack_name or c[1].stem.startswith(stack_name)]
+    with_api = [c for c in candidates if _has_rest_api(c[1])]
+    if len(with_api) != 1:
+        names = ", ".join(name for name, _ in with_api) or "none"
+        raise TemplateError(f"expected exactly one stack with a REST API in {assembly_dir}, found: {names}")
+    return with_api[0][1]
+
+
+def _has_rest_api(template_path: Path) -> bool:
+    resources = json.loads(template_path.read_text()).get("Resources", {})
+    return any(r.get("Type") == "AWS::ApiGateway::RestApi" for r in resources.values())
+
+
+def _of_type(resources: Mapping[str, Any], kind: str) -> dict[str, Mapping[str, Any]]:
+    return {lid: r for lid, r in resources.items() if r.get("Type") == kind}
+
+
+def _lambda_target(value: Any, functions: Mapping[str, Any]) -> str | None:
+    """Find which function an integration or authorizer URI invokes (an Fn::GetAtt [fn, Arn] inside it)."""
+    if isinstance(value, dict):
+        get_att = value.get("Fn::GetAtt")
+        if isinstance(get_att, list) and get_att and get_att[0] in functions:
+            return str(get_att[0])
+        for item in value.values():
+            found = _lambda_target(item, functions)
+            if found:
+                return found
+    if isinstance(value, list):
+        for item in value:
+            found = _lambda_target(item, functions)
+            if found:
+                return found
+    return None
+
+
+def _resource_paths(resources: Mapping[str, Any], api_logical_id: str) -> dict[str, str]:
+    """Map each resource id (and the root's GetAtt form) to its full path by walking ParentId links."""
+    api_resources = _of_type(resources, "AWS::ApiGateway::Resource")
+    paths: dict[str, str] = {f"{api_logical_id}.RootResourceId": "/"}
+
+    def path_of(logical_id: str, seen: frozenset[str] = frozenset()) -> str:
+        if logical_id in paths:
+            return paths[logical_id]
+        if logical_id in seen or logical_id not in api_resources:
+            raise TemplateError(f"cannot resolve the path of API resource {logical_id!r}")
+        props = api_resources[logical_id]["Properties"]
+        parent = _resource_ref(props["ParentId"])
+        parent_path = path_of(parent, seen | {logical_id})
+        paths[logical_id] = parent_path.rstrip("/") + "/" + props["PathPart"]
+        return paths[logical_id]
+
+    for logical_id in api_resources:
+        path_of(logical_id)
+    return paths
+
+
+def _resource_ref(value: Any) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        return f"{target}.{attribute}"
+    raise TemplateError(f"unsupported API resource reference {value!r}")
+
+
+def _static_value(expression: str) -> str | None:
+    """Gateway and method response parameters are 'quoted' static values; other mappings are not emulated."""
+    if len(expression) >= 2 and expression.startswith("'") and expression.endswith("'"):
+        return expression[1:-1]
+    return None
+
+
+def _header_params(params: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for key, value in params.items():
+        if key.startswith(prefix) and isinstance(value, str):
+            static = _static_value(value)
+            if static is not None:
+                headers[key[len(prefix) :]] = static
+    return headers
+
+
+def _mock_integration(integration: Mapping[str, Any]) -> MockIntegration:
+    responses = integration.get("IntegrationResponses") or [{"StatusCode": "200"}]
+    first = responses[0]
+    templates = first.get("ResponseTemplates") or {}
+    return MockIntegration(
+        status_code=int(first.get("StatusCode", "200")),
+        headers=_header_params(first.get("ResponseParameters") or {}, "method.response.header."),
+        body=str(templates.get("application/json", "")),
+    )
+
+
+def load_api_model(
+    template_path: Path,
+    project_root: Path,
+    api_id: str | None = None,
+) -> ApiModel:
+    """Build the gateway model from a template; SourcePath metadata is resolved against `project_root`."""
+    template = json.loads(template_path.read_text())
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    apis = _of_type(resources, "AWS::ApiGateway::RestApi")
+    if len(apis) != 1:
+        raise TemplateError(f"expected exactly one AWS::ApiGateway::RestApi, found {len(apis)}")
+    api_logical_id = next(iter(apis))
+    ctx = ResolveContext(resources=resources, parameters=template.get("Parameters", {}))
+    if api_id is not None:
+        ctx = ResolveContext(resources=resources, parameters=ctx.parameters, api_id=api_id)
+
+    raw_functions = _of_type(resources, "AWS::Lambda::Function")
+    functions = {lid: _load_function(lid, r, ctx, project_root) for lid, r in raw_functions.items()}
+
+    authorizers: dict[str, TokenAuthorizer] = {}
+    for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Authorizer").items():
+        props = resource["Properties"]
+        if props.get("Type") != "TOKEN":
+            raise TemplateError(f"authorizer {logical_id}: only TOKEN authorizers are emulated")
+        source = str(props.get("IdentitySource", ""))
+        prefix = "method.request.header."
+        if not source.startswith(prefix):
+            raise TemplateError(f"authorizer {logical_id}: identity source {source!r} is not a header")
+        function_id = _lambda_target(props.get("AuthorizerUri"), raw_functions)
+        if function_id is None:
+            raise TemplateError(f"authorizer {logical_id}: AuthorizerUri names no Lambda function")
+        authorizers[logical_id] = TokenAuthorizer(
+            logical_id=logical_id,
+            function_id=function_id,
+            header_name=source[len(prefix) :],
+            validation_expression=props.get("IdentityValidationExpression"),
+            ttl_seconds=int(props.get("AuthorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL)),
+        )
+
+    paths = _resource_paths(resources, api_logical_id)
+    routes: list[Route] = []
+    for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Method").items():
+        props = resource["Properties"]
+        integration = props.get("Integration") or {}
+        kind = integration.get("Type")
+        authorization = props.get("AuthorizationType", "NONE")
+        if authorization not in ("NONE", "CUSTOM"):
+            raise TemplateError(f"method {logical_id}: AuthorizationType {authorization} is not emulated")
+        authorizer_id = _resource_ref(props["AuthorizerId"]) if authorization == "CUSTOM" else None
+        if authorizer_id is not None and authorizer_id not in authorizers:
+            raise TemplateError(f"method {logical_id}: unknown authorizer {authorizer_id}")
+        function_id = _lambda_target(integration.get("Uri"), raw_functions) if kind == "AWS_PROXY" else None
+        if kind == "AWS_PROXY" and function_id is None:
+            raise TemplateError(f"method {logical_id}: AWS_PROXY integration names no Lambda function")
+        if kind not in ("AWS_PROXY", "MOCK"):
+            raise TemplateError(f"method {logical_id}: integration type {kind} is not emulated")
+        routes.append(
+            Route(
+                http_method=str(props["HttpMethod"]).upper(),
+                resource_path=paths[_resource_ref(props["ResourceId"])],
+                authorizer_id=authorizer_id,
+                function_id=function_id,
+                mock=_mock_integration(integration) if kind == "MOCK" else None,
+            )
+        )
+
+    responses: dict[str, GatewayResponse] = {}
+    for resource in _of_type(resources, "AWS::ApiGateway::GatewayResponse").values():
+        props = resolve(resource["Properties"], ctx)
+        templates = props.get("ResponseTemplates") or {}
+        status = props.get("StatusCode")
+        responses[props["ResponseType"]] = GatewayResponse(
+            response_type=props["ResponseType"],
+            status_code=int(status) if status is not None else None,
+            headers=_header_params(props.get("ResponseParameters") or {}, "gatewayresponse.header."),
+            body_template=templates.get("application/json"),
+        )
+
+    return ApiModel(
+        api_id=ctx.api_id,
+        stage_name=_stage_name(resources, ctx),
+        region=ctx.region,
+        account=ctx.account,
+        routes=tuple(sorted(routes, key=lambda r: (r.resource_path, r.http_method))),
+        authorizers=authorizers,
+        functions=functions,
+        gateway_responses=responses,
+    )
+
+
+def _stage_name(resources: Mapping[str, Any], ctx: ResolveContext) -> str:
+    stages = _of_type(resources, "AWS::ApiGateway::Stage")
+    if stages:
+        return str(resolve(next(iter(stages.values()))["Properties"]["StageName"], ctx))
+    for deployment in _of_type(resources, "AWS::ApiGateway::Deployment").values():
+        name = deployment.get("Properties", {}).get("StageName")
+        if name:
+            return str(resolve(name, ctx))
+    return "prod"
+
+
+def _load_function(
+    logical_id: str, resource: Mapping[str, Any], ctx: ResolveContext, project_root: Path
+) -> LambdaFunction:
+    source = resource.get("Metadata", {}).get(SOURCE_PATH_METADATA)
+    if not source:
+        raise TemplateError(f"function {logical_id} has no {SOURCE_PATH_METADATA} metadata")
+    source_dir = (project_root / source).resolve()
+    if not source_dir.is_dir():
+        raise TemplateError(f"function {logical_id}: source folder {source_dir} does not exist")
+    props = resource.get("Properties", {})
+    raw_env = (props.get("Environment") or {}).get("Variables") or {}
+    environment = {str(k): str(v) for k, v in resolve(raw_env, ctx).items()}
+    function_name = str(resolve({"Ref": logical_id}, ctx))
+    return LambdaFunction(
+        logical_id=logical_id,
+        function_name=function_name,
+        function_arn=str(resolve({"Fn::GetAtt": [logical_id, "Arn"]}, ctx)),
+        source_dir=source_dir,
+        handler=str(props.get("Handler", "handler.handler")),
+        environment=environment,
+        timeout_seconds=float(props.get("Timeout", DEFAULT_LAMBDA_TIMEOUT)),
+        memory_mb=int(props.get("MemorySize", 128)),
+    )

@@ -1,0 +1,494 @@
+"""Deployment configuration: read once from CDK context, validated up front, then passed down as plain values.
+
+Why validate here and not in the constructs: a bad value must stop `cdk synth` with one line that names the
+key and shows a valid example, before any construct exists. Values arrive either as JSON from cdk.json or as
+strings from `-c key=value`, so every parser accepts both spellings.
+
+Why the parsers sit in a table (`_KEYS`): per-stage config blocks and identity-provider presets (a later
+issue) become additional layers of raw values in front of the same table; `StackConfig.from_context` only
+needs a getter, so layering is a getter that consults several mappings in order.
+
+This module deliberately does not import aws_cdk: config validation runs (and is tested) without jsii.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+ContextGetter = Callable[[str], object]
+"""Reads one raw context value, None when absent (`app.node.try_get_context` has this shape)."""
+
+SUPPORTED_ALGORITHMS: Final = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+# OPTIONS is left out on purpose: it is CORS preflight, which API Gateway answers without authorization.
+ROUTE_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "*")
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# Lambda caps all environment variables of a function at 4 KB together; the scope rules are the only value
+# that grows with the API, so they get a budget that leaves room for the rest of the contract.
+MAX_SCOPE_RULES_JSON_CHARS: Final = 2048
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 section 3.3 scope-token
+_CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+/-]+")  # RFC 6838 restricted-name characters (and "/")
+_STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")  # printable, no '"' or '\' (quoted-string safe)
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; str() is the one line shown to the user."""
+
+    def __init__(self, key: str, problem: str, example: str) -> None:
+        self.key = key
+        self.problem = problem
+        self.example = example
+        super().__init__(f'invalid config "{key}": {problem} (example: -c {key}={example})')
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    """One API route as written in config: an HTTP method (or `*` for any) and a resource path.
+
+    A final `*` path segment stands for any deeper path; the stack creates it as a `{proxy+}` resource and the
+    authorizer matches it like an IAM Resource wildcard, so both read the same rule the same way.
+    """
+
+    method: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def api_method(self) -> str:
+        return "ANY" if self.method == "*" else self.method
+
+    @property
+    def api_path(self) -> str:
+        return self.path[:-1] + "{proxy+}" if self.path.endswith("/*") else self.path
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """What the authorizer enforces on every token (the authorizer's environment contract, typed)."""
+
+    issuer: str
+    audience: tuple[str, ...]
+    jwks_uri: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+    token_types: tuple[str, ...] = ()
+    required_claims: tuple[str, ...] = ("iss", "aud", "exp", "sub")
+    context_claims: tuple[str, ...] = ()
+    leeway_seconds: int = 60
+    scope_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def protected_routes(self) -> tuple[Route, ...]:
+        return tuple(parse_route(key, "scopeRules") for key in self.scope_rules)
+
+
+@dataclass(frozen=True)
+class KeySetTiming:
+    """How the authorizer caches and fetches the identity provider's key set."""
+
+    cache_seconds: int = 600
+    max_stale_seconds: int = 86400
+    timeout_seconds: float = 2
+    refetch_cooldown_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything the stack needs, validated; build it with `from_context`."""
+
+    token_rules: TokenRules
+    key_set: KeySetTiming = KeySetTiming()
+    public_routes: tuple[Route, ...] = ()
+    authorizer_cache_ttl_seconds: int = 300
+    lambda_memory_mb: int = 512
+    log_retention_days: int = 30
+    throttling_rate_limit: float = 100
+    throttling_burst_limit: int = 200
+    tracing: bool = True
+    cors_origins: tuple[str, ...] = ()
+    stage_name: str = "prod"
+    realm: str = "jwt-gate"
+    api_gateway_account_log_role: bool = True
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Every route of the API: the scope rules' routes (protected) and the public ones."""
+        return self.token_rules.protected_routes + self.public_routes
+
+    @classmethod
+    def from_context(cls, get: ContextGetter) -> StackConfig:
+        """Parse and validate every key; raises ConfigError for the first bad one."""
+        v: dict[str, Any] = {name: spec.read(name, get) for name, spec in _KEYS.items()}
+        token_rules = TokenRules(
+            issuer=v["issuer"],
+            audience=v["audience"],
+            jwks_uri=v["jwksUri"],
+            algorithms=v["algorithms"],
+            token_types=v["tokenTypes"],
+            required_claims=v["requiredClaims"],
+            context_claims=v["contextClaims"],
+            leeway_seconds=v["leewaySeconds"],
+            scope_rules=v["scopeRules"],
+        )
+        key_set = KeySetTiming(
+            cache_seconds=v["jwksCacheSeconds"],
+            max_stale_seconds=v["jwksMaxStaleSeconds"],
+            timeout_seconds=v["jwksTimeoutSeconds"],
+            refetch_cooldown_seconds=v["jwksRefetchCooldownSeconds"],
+        )
+        if key_set.max_stale_seconds < key_set.cache_seconds:
+            raise ConfigError(
+                "jwksMaxStaleSeconds",
+                f"must be at least jwksCacheSeconds ({key_set.cache_seconds})",
+                _KEYS["jwksMaxStaleSeconds"].example,
+            )
+        public_routes: tuple[Route, ...] = v["publicRoutes"]
+        protected = {route.key for route in token_rules.protected_routes}
+        for route in public_routes:
+            if route.key in protected:
+                raise ConfigError(
+                    "publicRoutes",
+                    f'"{route.key}" is also in scopeRules; a route is either public or protected',
+                    _KEYS["publicRoutes"].example,
+                )
+        if not protected and not public_routes:
+            raise ConfigError(
+                "scopeRules",
+                "the API needs at least one route (scopeRules keys and publicRoutes are its routes)",
+                _KEYS["scopeRules"].example,
+            )
+        return cls(
+            token_rules=token_rules,
+            key_set=key_set,
+            public_routes=public_routes,
+            authorizer_cache_ttl_seconds=v["authorizerCacheTtlSeconds"],
+            lambda_memory_mb=v["lambdaMemoryMb"],
+            log_retention_days=v["logRetentionDays"],
+            throttling_rate_limit=v["throttlingRateLimit"],
+            throttling_burst_limit=v["throttlingBurstLimit"],
+            tracing=v["tracing"],
+            cors_origins=v["corsOrigins"],
+            stage_name=v["stageName"],
+            realm=v["realm"],
+            api_gateway_account_log_role=v["apiGatewayAccountLogRole"],
+        )
+
+
+# Parsers: each takes (raw value, key) and returns the typed value or raises _InvalidValueError.
+
+
+class _InvalidValueError(Exception):
+    """Raised inside a parser; `_KeySpec.read` turns it into a ConfigError carrying the key's example."""
+
+
+@dataclass(frozen=True)
+class _KeySpec:
+    parse: Callable[[object, str], object]
+    example: str
+    default: object = None
+    required: bool = False
+
+    def read(self, name: str, get: ContextGetter) -> object:
+        raw = get(name)
+        if raw is None or raw == "":
+            if self.required:
+                raise ConfigError(name, "is required", self.example)
+            raw = self.default
+            if raw is None:
+                return None
+        try:
+            return self.parse(raw, name)
+        except _InvalidValueError as err:
+            raise ConfigError(name, str(err), self.example) from None
+
+
+def _string_list(raw: object, key: str) -> tuple[str, ...]:
+    """A JSON list of strings, or a string holding a JSON list or comma-separated values (as `-c` sends)."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise _InvalidValueError(f"is not a valid JSON list ({err.msg})") from None
+        else:
+            raw = [part.strip() for part in text.split(",")] if text else []
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise _InvalidValueError("must be a list of strings or a comma-separated string")
+    items = tuple(raw)
+    if any(not item or item != item.strip() for item in items):
+        raise _InvalidValueError("must not contain empty values or values with surrounding spaces")
+    if len(set(items)) != len(items):
+        raise _InvalidValueError("must not repeat a value")
+    return items
+
+
+def _object(raw: object) -> dict[str, object]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise _InvalidValueError(f"is not a valid JSON object ({err.msg})") from None
+    if not isinstance(raw, dict):
+        raise _InvalidValueError("must be a JSON object")
+    return raw
+
+
+def _integer(low: int, high: int) -> Callable[[object, str], int]:
+    def parse(raw: object, key: str) -> int:
+        if isinstance(raw, str) and re.fullmatch(r"-?[0-9]+", raw.strip()):
+            raw = int(raw.strip())
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise _InvalidValueError(f"must be a whole number from {low} to {high}")
+        if not low <= raw <= high:
+            raise _InvalidValueError(f"must be from {low} to {high}, got {raw}")
+        return raw
+
+    return parse
+
+
+def _number(low: float, high: float, *, low_inclusive: bool = True) -> Callable[[object, str], float]:
+    def parse(raw: object, key: str) -> float:
+        if isinstance(raw, str):
+            try:
+                raw = float(raw.strip())
+            except ValueError:
+                raise _InvalidValueError("must be a number") from None
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise _InvalidValueError("must be a number")
+        too_low = raw < low or (raw == low and not low_inclusive)
+        if too_low or raw > high:
+            bound = "from" if low_inclusive else "greater than"
+            raise _InvalidValueError(f"must be {bound} {low:g} up to {high:g}, got {raw:g}")
+        return int(raw) if float(raw).is_integer() else float(raw)
+
+    return parse
+
+
+def _boolean(raw: object, key: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise _InvalidValueError("must be true or false")
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(raw: object, key: str) -> str:
+    """https URL; plain http only on loopback hosts, mirroring the authorizer's own rule for local runs."""
+    if not isinstance(raw, str):
+        raise _InvalidValueError("must be a URL string")
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise _InvalidValueError(f"must be an https URL, got {raw!r}")
+    if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+        raise _InvalidValueError(
+            f"must use https (plain http is only allowed on loopback hosts), got {raw!r}"
+        )
+    if parts.fragment or parts.username or parts.password or raw != raw.strip():
+        raise _InvalidValueError(f"must be a plain URL without credentials, fragment or spaces, got {raw!r}")
+    return raw
+
+
+def _optional_url(raw: object, key: str) -> str | None:
+    return _url(raw, key)
+
+
+def _audience(raw: object, key: str) -> tuple[str, ...]:
+    items = _string_list(raw, key)
+    if not items:
+        raise _InvalidValueError("needs at least one audience")
+    if any("," in item for item in items):
+        raise _InvalidValueError(
+            "values must not contain commas (the authorizer receives them comma-separated)"
+        )
+    return items
+
+
+def _algorithms(raw: object, key: str) -> tuple[str, ...]:
+    items = _string_list(raw, key)
+    if not items:
+        raise _InvalidValueError("needs at least one algorithm")
+    for item in items:
+        if item not in SUPPORTED_ALGORITHMS:
+            raise _InvalidValueError(
+                f"{item!r} is not supported; choose from {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+    return items
+
+
+def _names(pattern: re.Pattern[str], what: str) -> Callable[[object, str], tuple[str, ...]]:
+    def parse(raw: object, key: str) -> tuple[str, ...]:
+        items = _string_list(raw, key)
+        for item in items:
+            if not pattern.fullmatch(item):
+                raise _InvalidValueError(f"{item!r} is not a valid {what}")
+        return items
+
+    return parse
+
+
+def parse_route(text: str, key: str) -> Route:
+    """Parse "METHOD /path"; raises ConfigError naming `key` (used for scopeRules keys and publicRoutes)."""
+    try:
+        return _route(text)
+    except _InvalidValueError as err:
+        raise ConfigError(key, str(err), _KEYS[key].example) from None
+
+
+def _route(text: str) -> Route:
+    method, sep, path = text.partition(" ")
+    if not sep or method not in ROUTE_METHODS:
+        raise _InvalidValueError(
+            f'route {text!r} must look like "GET /path" with a method from {", ".join(ROUTE_METHODS)}'
+        )
+    if path == "/":
+        return Route(method, path)
+    segments = path.split("/")
+    if segments[0] != "" or len(segments) < 2:
+        raise _InvalidValueError(f"route {text!r}: the path must start with /")
+    body = segments[1:]
+    for index, segment in enumerate(body):
+        last = index == len(body) - 1
+        if not (_SEGMENT.fullmatch(segment) or (last and segment == "*")):
+            raise _InvalidValueError(
+                f"route {text!r}: path segments may use letters, digits and ._~- ; "
+                "a * is allowed only as the whole last segment"
+            )
+    return Route(method, path)
+
+
+def _scope_rules(raw: object, key: str) -> Mapping[str, str]:
+    rules: dict[str, str] = {}
+    for route_text, scopes in _object(raw).items():
+        route = _route(route_text)
+        if isinstance(scopes, list) and all(isinstance(s, str) for s in scopes):
+            tokens = list(scopes)
+        elif isinstance(scopes, str):
+            tokens = scopes.split()
+        else:
+            raise _InvalidValueError(f"the scopes of {route_text!r} must be a space-separated string")
+        for token in tokens:
+            if not _SCOPE_TOKEN.fullmatch(token):
+                raise _InvalidValueError(f"{token!r} in {route_text!r} is not a valid scope")
+        if route.key in rules:
+            raise _InvalidValueError(f"route {route.key!r} appears twice")
+        rules[route.key] = " ".join(tokens)
+    if len(json.dumps(rules, separators=(",", ":"))) > MAX_SCOPE_RULES_JSON_CHARS:
+        raise _InvalidValueError(
+            f"are too large for the Lambda environment (over {MAX_SCOPE_RULES_JSON_CHARS} characters)"
+        )
+    return MappingProxyType(rules)
+
+
+def _public_routes(raw: object, key: str) -> tuple[Route, ...]:
+    routes = tuple(_route(text) for text in _string_list(raw, key))
+    return routes
+
+
+def _cors_origins(raw: object, key: str) -> tuple[str, ...]:
+    items = _string_list(raw, key)
+    if "*" in items and len(items) > 1:
+        raise _InvalidValueError('"*" cannot be combined with other origins')
+    for item in items:
+        if item == "*":
+            continue
+        parts = urlsplit(item)
+        if (
+            parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or (parts.scheme == "http" and not _is_loopback_host(parts.hostname))
+        ):
+            raise _InvalidValueError(
+                f"{item!r} must be an origin like https://app.example.com (http only for loopback)"
+            )
+    return items
+
+
+def _pattern(pattern: re.Pattern[str], what: str) -> Callable[[object, str], str]:
+    def parse(raw: object, key: str) -> str:
+        if not isinstance(raw, str) or not pattern.fullmatch(raw):
+            raise _InvalidValueError(f"must be {what}, got {raw!r}")
+        return raw
+
+    return parse
+
+
+def _retention(raw: object, key: str) -> int:
+    days = _integer(1, 3653)(raw, key)
+    if days not in LOG_RETENTION_DAYS:
+        raise _InvalidValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}, got {days}")
+    return days
+
+
+_KEYS: Final[dict[str, _KeySpec]] = {
+    "issuer": _KeySpec(_url, "https://your-tenant.example.com/", required=True),
+    "audience": _KeySpec(_audience, "api://orders,api://billing", required=True),
+    "jwksUri": _KeySpec(_optional_url, "https://your-tenant.example.com/.well-known/jwks.json"),
+    "algorithms": _KeySpec(_algorithms, "RS256,ES256", ("RS256",)),
+    "scopeRules": _KeySpec(_scope_rules, '\'{"GET /hello": "items:read"}\'', {}),
+    "publicRoutes": _KeySpec(_public_routes, "'[\"GET /health\"]'", []),
+    "tokenTypes": _KeySpec(_names(_MEDIA_TYPE, "token type"), "at+jwt,application/at+jwt", []),
+    "requiredClaims": _KeySpec(
+        _names(_CLAIM_NAME, "claim name"), "iss,aud,exp,sub,client_id", ["iss", "aud", "exp", "sub"]
+    ),
+    "contextClaims": _KeySpec(_names(_CLAIM_NAME, "claim name"), "email,tenant", []),
+    "leewaySeconds": _KeySpec(_integer(0, 300), "60", 60),
+    "authorizerCacheTtlSeconds": _KeySpec(_integer(0, 3600), "300", 300),
+    "jwksCacheSeconds": _KeySpec(_integer(1, 86400), "600", 600),
+    "jwksMaxStaleSeconds": _KeySpec(_integer(1, 604800), "86400", 86400),
+    "jwksTimeoutSeconds": _KeySpec(_number(0, 4, low_inclusive=False), "2", 2),
+    "jwksRefetchCooldownSeconds": _KeySpec(_integer(0, 3600), "10", 10),
+    "lambdaMemoryMb": _KeySpec(_integer(128, 10240), "512", 512),
+    "logRetentionDays": _KeySpec(_retention, "30", 30),
+    "throttlingRateLimit": _KeySpec(_number(0, 10000, low_inclusive=False), "100", 100),
+    "throttlingBurstLimit": _KeySpec(_integer(1, 5000), "200", 200),
+    "tracing": _KeySpec(_boolean, "true", True),
+    "corsOrigins": _KeySpec(_cors_origins, "https://app.example.com", []),
+    "stageName": _KeySpec(_pattern(_STAGE_NAME, "letters, digits, - or _ (up to 128)"), "prod", "prod"),
+    "realm": _KeySpec(
+        _pattern(_REALM, 'printable text without " or \\ (up to 64)'), "orders-api", "jwt-gate"
+    ),
+    "apiGatewayAccountLogRole": _KeySpec(_boolean, "false", True),
+}
+
+CONFIG_KEYS: Final = tuple(_KEYS)
+"""Every context key this app reads, in documentation order."""

@@ -1,0 +1,116 @@
+"""Reusable construct: the JWT-validating Lambda authorizer and the API Gateway TOKEN authorizer using it.
+
+Import it into your own stack:
+
+    from stacks.config import TokenRules
+    from stacks.jwt_authorizer import JwtAuthorizer
+
+    gate = JwtAuthorizer(self, "Jwt", rest_api=api, stage_name="prod",
+                         token_rules=TokenRules(issuer="https://idp.example.com/", audience=("api://orders",)))
+    resource.add_method("GET", integration, authorizer=gate.authorizer)
+
+Why it needs the RestApi and stage name: the authorizer builds cache-safe policies for exactly this API and
+stage (RESOURCE_ARN); the Function references the API id, and the API never references the Function, so the
+dependency stays one-way (no circular reference in CloudFormation).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import KeySetTiming, TokenRules
+from stacks.python_function import PROJECT_ROOT, PythonFunction
+
+AUTHORIZER_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "authorizer"
+IDENTITY_SOURCE: Final = "method.request.header.Authorization"
+# "Bearer" in any letter case, one or more spaces, then a compact JWS (three base64url segments). Character
+# classes instead of an inline (?i) flag: API Gateway evaluates this in Java, the local gateway in Python, and
+# both must read it the same way. A mismatch is answered 401 by API Gateway without invoking the Lambda.
+BEARER_JWS_PATTERN: Final = r"^[Bb][Ee][Aa][Rr][Ee][Rr] +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+# Discovery and JWKS fetches may both run on a cold start, each bounded by JWKS_TIMEOUT_SECONDS (max 4 s).
+FUNCTION_TIMEOUT: Final = Duration.seconds(10)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def authorizer_environment(rules: TokenRules, key_set: KeySetTiming, resource_arn: str) -> dict[str, str]:
+    """The authorizer's environment contract (issue 3), filled from typed config."""
+    environment = {
+        "ISSUER": rules.issuer,
+        "AUDIENCE": ",".join(rules.audience),
+        "ALGORITHMS": ",".join(rules.algorithms),
+        "LEEWAY_SECONDS": str(rules.leeway_seconds),
+        "TOKEN_TYPES": ",".join(rules.token_types),
+        "REQUIRED_CLAIMS": ",".join(rules.required_claims),
+        "SCOPE_RULES": json.dumps(dict(rules.scope_rules), separators=(",", ":")),
+        "CONTEXT_CLAIMS": ",".join(rules.context_claims),
+        "JWKS_CACHE_SECONDS": str(key_set.cache_seconds),
+        "JWKS_MAX_STALE_SECONDS": str(key_set.max_stale_seconds),
+        "JWKS_TIMEOUT_SECONDS": _seconds(key_set.timeout_seconds),
+        "JWKS_REFETCH_COOLDOWN_SECONDS": str(key_set.refetch_cooldown_seconds),
+        "RESOURCE_ARN": resource_arn,
+    }
+    if rules.jwks_uri is not None:
+        environment["JWKS_URI"] = rules.jwks_uri
+    return environment
+
+
+class JwtAuthorizer(Construct):
+    """Lambda TOKEN authorizer validating OAuth2/OIDC JWT access tokens for one RestApi stage.
+
+    Attributes: `function` (the authorizer lambda_.Function), `authorizer` (the apigw.TokenAuthorizer to pass
+    to `add_method`), `log_group` (the function's log group).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        rest_api: apigw.IRestApi,
+        stage_name: str,
+        token_rules: TokenRules,
+        key_set: KeySetTiming | None = None,
+        results_cache_ttl: Duration | None = None,
+        memory_size_mb: int = 512,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        tracing: bool = False,
+        source_dir: Path = AUTHORIZER_SOURCE,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        resource_arn = Stack.of(self).format_arn(
+            service="execute-api",
+            resource=rest_api.rest_api_id,
+            resource_name=stage_name,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        lambda_function = PythonFunction(
+            self,
+            "Handler",
+            source_dir=source_dir,
+            description="JWT access-token authorizer",
+            memory_size_mb=memory_size_mb,
+            timeout=FUNCTION_TIMEOUT,
+            log_retention=log_retention,
+            tracing=tracing,
+            environment=authorizer_environment(token_rules, key_set or KeySetTiming(), resource_arn),
+        )
+        self.function = lambda_function.function
+        self.log_group = lambda_function.log_group
+        self.authorizer = apigw.TokenAuthorizer(
+            self,
+            "TokenAuthorizer",
+            handler=self.function,
+            identity_source=IDENTITY_SOURCE,
+            validation_regex=BEARER_JWS_PATTERN,
+            results_cache_ttl=results_cache_ttl if results_cache_ttl is not None else Duration.minutes(5),
+        )

@@ -1,0 +1,125 @@
+"""Shared synthesis for the infrastructure tests.
+
+Synthesis goes through jsii (a Node.js process), so each distinct configuration is synthesized once per
+session and its template shared. Every synthesis registers cdk-nag's AwsSolutions pack, so any template a test
+looks at has also passed cdk-nag; bundling is skipped here (tests/infra/test_bundling_asset.py bundles).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Node 20 is what this project supports; jsii's end-of-life banner would only clutter test output.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # after the variable above: jsii reads it at start
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import StackConfig
+from stacks.jwt_api_stack import JwtApiStack
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+
+# Overrides written the way `-c key=value` delivers them (strings), to prove they flow through to the stack.
+VARIANT_OVERRIDES: dict[str, str] = {
+    "issuer": "https://login.example.org/tenant-a/v2.0",
+    "audience": "api://orders,api://billing",
+    "jwksUri": "https://login.example.org/tenant-a/keys",
+    "algorithms": "RS256,ES256,EdDSA",
+    "scopeRules": '{"GET /orders": "orders:read", "* /orders/*": ["orders:read", "orders:write"], '
+    '"GET /": ""}',
+    "publicRoutes": '["GET /status", "HEAD /status"]',
+    "tokenTypes": "at+jwt,application/at+jwt",
+    "requiredClaims": "iss,aud,exp,sub,client_id",
+    "contextClaims": "email,tenant",
+    "leewaySeconds": "30",
+    "authorizerCacheTtlSeconds": "0",
+    "jwksCacheSeconds": "300",
+    "jwksMaxStaleSeconds": "3600",
+    "jwksTimeoutSeconds": "1.5",
+    "jwksRefetchCooldownSeconds": "30",
+    "lambdaMemoryMb": "1024",
+    "logRetentionDays": "7",
+    "throttlingRateLimit": "25.5",
+    "throttlingBurstLimit": "50",
+    "tracing": "false",
+    "corsOrigins": "https://app.example.com,https://admin.example.com",
+    "stageName": "v2",
+    "realm": "orders-api",
+    "apiGatewayAccountLogRole": "false",
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stack: JwtApiStack
+    template: Template
+    outdir: Path
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template.to_json()["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def validation_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads((self.outdir / "validation-report.json").read_text())
+        return report
+
+
+def synthesize(context: Mapping[str, object], outdir: Path, build: Callable[[cdk.App], cdk.Stack]) -> cdk.App:
+    """Synthesize with cdk-nag attached; a finding fails the calling test with the rules it names."""
+    app = cdk.App(context={**context, **SKIP_BUNDLING}, outdir=str(outdir))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    build(app)
+    try:
+        app.synth()
+    except RuntimeError as err:
+        if "Validation failed" not in str(err):
+            raise
+        report = json.loads((outdir / "validation-report.json").read_text())
+        rules = sorted(
+            f"{violation['ruleName']} at {construct['constructPath']}"
+            for plugin in report["pluginReports"]
+            for violation in plugin["violations"]
+            for construct in violation["violatingConstructs"]
+        )
+        pytest.fail(f"cdk-nag findings: {rules}")
+    return app
+
+
+def _synth_stack(context: Mapping[str, object], outdir: Path) -> Synthesized:
+    stacks: list[JwtApiStack] = []
+
+    def build(app: cdk.App) -> cdk.Stack:
+        stack = JwtApiStack(app, "JwtGate", config=StackConfig.from_context(app.node.try_get_context))
+        stacks.append(stack)
+        return stack
+
+    synthesize(context, outdir, build)
+    return Synthesized(stacks[0], Template.from_stack(stacks[0]), outdir)
+
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The stack exactly as cdk.json configures it on a fresh clone."""
+    return _synth_stack(CDK_JSON_CONTEXT, tmp_path_factory.mktemp("default-cdk-out"))
+
+
+@pytest.fixture(scope="session")
+def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """Every key overridden with string values, wildcard routes, several CORS origins, tracing off."""
+    context = {**CDK_JSON_CONTEXT, **VARIANT_OVERRIDES}
+    return _synth_stack(context, tmp_path_factory.mktemp("variant-cdk-out"))
