@@ -1,10 +1,11 @@
 """Zipped size of the authorizer asset as Lambda receives it.
 
 Two sources, named in the report: the asset folder already synthesized into cdk.out (exactly what `cdk deploy`
-uploads), or, without one, a fresh build by the stack's own bundler (stacks/bundling.py, for the stack's runtime and
-architecture), so the figure can never drift from what deploys. The build runs in a child process
-(``python -m bench.bundle OUT``) because importing aws_cdk starts a jsii kernel the timed rounds should not share
-the machine with. Either folder is zipped as the CDK CLI does: deflate at zlib's default level, every file.
+uploads), or, without one, a fresh build by the stack's own bundler (stacks/bundling.py, for the stack's
+runtime and architecture), so the figure can never drift from what deploys. The build runs in a child process
+(``python -m bench.bundle OUT``) because importing aws_cdk starts a jsii kernel the timed rounds should not
+share the machine with. Either folder is zipped as the CDK CLI does: deflate at zlib's default level, every
+file.
 """
 
 from __future__ import annotations

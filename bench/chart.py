@@ -1,20 +1,21 @@
-"""The results chart as hand-written SVG: horizontal bars (median) with min–max whiskers, one panel per question,
-and a dashed line where the target sits. No plotting package: the bench must run from the project's own pins.
+"""The results chart as hand-written SVG: horizontal bars (median) with min-max whiskers, one panel per
+question, and a dashed line where the target sits. No plotting package: the bench runs on the project's pins.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from bench.stats import Summary
 
 WIDTH = 960
-LABEL_WIDTH = 250
+LABEL_WIDTH = 220
 NOTE_WIDTH = 170
 ROW_HEIGHT = 26
 BAR_HEIGHT = 16
-TITLE_HEIGHT = 44
+TITLE_HEIGHT = 62
 AXIS_HEIGHT = 28
 PANEL_GAP = 22
 FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'"
@@ -36,15 +37,17 @@ class Panel:
     title: str
     unit: str
     bars: list[Bar]
+    caption: str = ""
     target: float | None = None
     target_label: str = ""
 
 
-def _nice_ceiling(value: float) -> float:
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
-    for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
+def axis_step(highest: float) -> float:
+    """A 1-2-2.5-5 step giving at most five gridlines up to ``highest``."""
+    magnitude = 10.0 ** math.floor(math.log10(highest / 5)) if highest > 0 else 1.0
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * magnitude * 5 >= highest:
+            return factor * magnitude
     return 10 * magnitude
 
 
@@ -53,18 +56,23 @@ def _panel(panel: Panel, top: float) -> tuple[list[str], float]:
     plot_left = LABEL_WIDTH
     plot_width = WIDTH - LABEL_WIDTH - NOTE_WIDTH - 20
     highest = max([bar.summary.high for bar in panel.bars] + [panel.target or 0.0])
-    ceiling = _nice_ceiling(highest * 1.05)
+    step = axis_step(highest * 1.02)
+    ticks = math.ceil(highest * 1.02 / step)
+    ceiling = step * ticks
 
     def x(value: float) -> float:
         return plot_left + plot_width * value / ceiling
 
     parts = [
-        f"<text x='16' y='{top + 24:.1f}' {FONT} font-size='16' font-weight='bold'>{escape(panel.title)}</text>"
+        f"<text x='16' y='{top + 22:.1f}' {FONT} font-size='16' "
+        f"font-weight='bold'>{escape(panel.title)}</text>",
+        f"<text x='16' y='{top + 39:.1f}' {FONT} font-size='11.5' "
+        f"fill='#57606a'>{escape(panel.caption)}</text>",
     ]
     body_top = top + TITLE_HEIGHT
     body_height = ROW_HEIGHT * len(panel.bars)
-    for tick in range(6):
-        value = ceiling * tick / 5
+    for tick in range(ticks + 1):
+        value = step * tick
         parts.append(
             f"<line x1='{x(value):.1f}' y1='{body_top - 4:.1f}' x2='{x(value):.1f}' "
             f"y2='{body_top + body_height:.1f}' stroke='#d0d7de' stroke-width='1'/>"
@@ -83,14 +91,16 @@ def _panel(panel: Panel, top: float) -> tuple[list[str], float]:
             f"{escape(bar.label)}</text>"
         )
         parts.append(
-            f"<rect x='{plot_left}' y='{middle - BAR_HEIGHT / 2:.1f}' width='{x(bar.summary.median) - plot_left:.1f}' "
+            f"<rect x='{plot_left}' y='{middle - BAR_HEIGHT / 2:.1f}' "
+            f"width='{x(bar.summary.median) - plot_left:.1f}' "
             f"height='{BAR_HEIGHT}' fill='{color}' rx='2'><title>{escape(bar.label)}: "
             f"{escape(bar.summary.text(1, ' ' + panel.unit))}</title></rect>"
         )
         low, high = x(bar.summary.low), x(bar.summary.high)
         parts.append(
             f"<path d='M{low:.1f},{middle:.1f} H{high:.1f} M{low:.1f},{middle - 5:.1f} V{middle + 5:.1f} "
-            f"M{high:.1f},{middle - 5:.1f} V{middle + 5:.1f}' stroke='#24292f' stroke-width='1.2' fill='none'/>"
+            f"M{high:.1f},{middle - 5:.1f} V{middle + 5:.1f}' stroke='#24292f' stroke-width='1.2' "
+            "fill='none'/>"
         )
         parts.append(
             f"<text x='{WIDTH - NOTE_WIDTH}' y='{middle + 4:.1f}' {FONT} font-size='12'{weight}>"
@@ -99,11 +109,12 @@ def _panel(panel: Panel, top: float) -> tuple[list[str], float]:
     if panel.target is not None:
         target_x = x(panel.target)
         parts.append(
-            f"<line x1='{target_x:.1f}' y1='{body_top - 10:.1f}' x2='{target_x:.1f}' y2='{body_top + body_height:.1f}' "
+            f"<line x1='{target_x:.1f}' y1='{body_top - 12:.1f}' x2='{target_x:.1f}' "
+            f"y2='{body_top + body_height:.1f}' "
             f"stroke='#cf222e' stroke-width='1.5' stroke-dasharray='5,4'/>"
         )
         parts.append(
-            f"<text x='{target_x + 4:.1f}' y='{body_top - 12:.1f}' {FONT} font-size='11' fill='#cf222e'>"
+            f"<text x='{target_x + 4:.1f}' y='{body_top - 2:.1f}' {FONT} font-size='11' fill='#cf222e'>"
             f"{escape(panel.target_label)}</text>"
         )
     return parts, TITLE_HEIGHT + body_height + AXIS_HEIGHT
@@ -130,7 +141,7 @@ def render(title: str, subtitle: str, panels: list[Panel]) -> str:
         )
     parts.append(
         f"<text x='{16 + 3 * 190}' y='{legend_y + 12:.1f}' {FONT} font-size='12' fill='#57606a'>"
-        "bar = median, whisker = min–max</text>"
+        "bar = median, whisker = min-max</text>"
     )
     height = legend_y + 30
     return (

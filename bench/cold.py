@@ -1,5 +1,7 @@
-"""Cold starts: each sample is a fresh process that starts, fetches the key set from the loopback server and decides
-one token, timed from spawn to exit, with the peak RSS the kernel recorded for exactly that child (``wait4``).
+"""Cold starts: each sample is a fresh process that starts, fetches the key set from the loopback server and
+decides one token, timed from spawn to exit. Peak RSS is the child's own VmHWM, which it reports itself: the
+kernel's rusage for a child spawned with vfork (posix_spawn, subprocess) starts from the parent's high-water
+mark.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 from bench.contenders import NODE_DIR
 
 CHILD = Path(__file__).resolve().parent / "cold_child.py"
-_BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
+_BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+_RSS_PREFIX = "peak_rss_kib="
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def node_case(key: str, label: str, implementation: str) -> ColdCase:
 
 
 def spawn(case: ColdCase, env: Mapping[str, str], argv: tuple[str, ...] | None = None) -> ChildRun:
-    """posix_spawn + wait4 rather than subprocess: the rusage must be this child's own, not all children's."""
+    """posix_spawn + waitpid: the least parent-side work between the two clock readings."""
     full_env = {key: os.environ[key] for key in _BASE_ENV_KEYS if key in os.environ} | dict(env)
     args = argv or case.argv
     read_fd, write_fd = os.pipe()
@@ -72,7 +75,7 @@ def spawn(case: ColdCase, env: Mapping[str, str], argv: tuple[str, ...] | None =
         started = time.perf_counter_ns()
         pid = os.posix_spawn(args[0], list(args), full_env, file_actions=actions)
         os.close(write_fd)
-        _, status, usage = os.wait4(pid, 0)
+        _, status = os.waitpid(pid, 0)
         finished = time.perf_counter_ns()
         with os.fdopen(read_fd, "rb") as stdout:
             output = stdout.read().decode(errors="replace")
@@ -80,11 +83,13 @@ def spawn(case: ColdCase, env: Mapping[str, str], argv: tuple[str, ...] | None =
         stderr = stderr_file.read().decode(errors="replace")
     lines = [line for line in output.splitlines() if line.strip()]
     decision = lines[-1] if lines else ""
+    peak_kib = next(
+        (int(line.split("=", 1)[1]) for line in reversed(lines) if line.startswith(_RSS_PREFIX)), 0
+    )
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         decision = f"exit {code}: {stderr.strip()[-300:]}"
-    sample = ColdSample((finished - started) / 1e6, usage.ru_maxrss / 1024)
-    return ChildRun(sample, decision, stderr)
+    return ChildRun(ColdSample((finished - started) / 1e6, peak_kib / 1024), decision, stderr)
 
 
 def run_cold(
@@ -112,14 +117,36 @@ def _checked(case: ColdCase, env: Mapping[str, str]) -> ColdSample:
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
 
 
-def top_level_imports(case: ColdCase, env: Mapping[str, str]) -> dict[str, float]:
-    """Milliseconds per top-level import (``-X importtime`` cumulative), to say where a cold start's time goes."""
+@dataclass(frozen=True)
+class ImportTime:
+    self_ms: float
+    cumulative_ms: float
+    importer: str | None  # the module whose import statement loaded this one; None at top level
+
+
+def import_times(case: ColdCase, env: Mapping[str, str]) -> dict[str, ImportTime]:
+    """Every module a cold start imports, with ``-X importtime``'s self and cumulative milliseconds."""
     argv = (case.argv[0], "-X", "importtime", *case.argv[1:])
-    run = spawn(case, env, argv)
-    totals: dict[str, float] = {}
-    for line in run.stderr.splitlines():
+    return parse_importtime(spawn(case, env, argv).stderr)
+
+
+def parse_importtime(stderr: str) -> dict[str, ImportTime]:
+    """importtime prints a module after everything it imported, one indent level deeper than its importer, so
+    reading backwards, a line's importer is the nearest earlier-read line one level up."""
+    found: dict[str, ImportTime] = {}
+    stack: list[tuple[int, str]] = []
+    for line in reversed(stderr.splitlines()):
         match = _IMPORT_LINE.match(line)
-        if match and len(match.group(3)) == 1:
-            name = match.group(4)
-            totals[name] = totals.get(name, 0.0) + int(match.group(2)) / 1000
-    return totals
+        if not match:
+            continue
+        depth, name = len(match.group(3)), match.group(4)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        importer = stack[-1][1] if stack else None
+        timing = ImportTime(int(match.group(1)) / 1000, int(match.group(2)) / 1000, importer)
+        # A submodule can appear twice (`from pkg.sub import x` logs pkg.sub again once pkg is loaded):
+        # the entry with the larger cumulative time is the import statement that paid for it.
+        if name not in found or timing.cumulative_ms > found[name].cumulative_ms:
+            found[name] = timing
+        stack.append((depth, name))
+    return found

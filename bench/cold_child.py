@@ -1,8 +1,9 @@
 """One cold start, run by bench.cold in a fresh interpreter: ``python cold_child.py MODE``.
 
 Each mode imports only what its contender needs (lazily, inside its function) so the process pays exactly that
-contender's start-up. The decision is the last line on stdout. Configuration comes from the environment, as in
-Lambda: ISSUER, AUDIENCE, JWKS_URI, plus BENCH_TOKEN, BENCH_METHOD_ARN and BENCH_AUTHORIZER_ROOT.
+contender's start-up. The last two lines on stdout are ``peak_rss_kib=N`` and the decision. Configuration
+comes from the environment, as in Lambda: ISSUER, AUDIENCE, JWKS_URI, plus BENCH_TOKEN, BENCH_METHOD_ARN and
+BENCH_AUTHORIZER_ROOT.
 """
 
 from __future__ import annotations
@@ -59,10 +60,8 @@ def floor() -> str:
 
 
 def gate() -> str:
-    import importlib
-
     sys.path.insert(0, os.environ["BENCH_AUTHORIZER_ROOT"])
-    authorizer = importlib.import_module("handler")
+    authorizer = __import__("handler")  # not importlib: the harness must not add imports of its own
     try:
         return _decision(authorizer.handler(_event(), None))
     except Exception as error:  # noqa: BLE001 - the parent reports whatever came out
@@ -84,7 +83,24 @@ def bare() -> str:
     return "bare"
 
 
+def peak_rss_kib() -> int:
+    """Own peak RSS. Not getrusage: after a vfork-based spawn it counts the parent's pages too."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
+
+
 MODES = {"floor": floor, "gate": gate, "pyjwt": pyjwt, "bare": bare}
 
 if __name__ == "__main__":
-    print(MODES[sys.argv[1]]())
+    decision = MODES[sys.argv[1]]()
+    print(f"peak_rss_kib={peak_rss_kib()}")
+    print(decision)

@@ -1,8 +1,9 @@
 """The things being measured, behind one interface: run a batch of tokens, say how long and what came out.
 
 Python contenders run in this process with inputs built before the clock starts; Node.js contenders run in a
-long-lived worker (bench/node/worker.js) that times its own loop, so neither pays for the other's plumbing. Each
-batch also reports its outcomes: a contender that rejects a valid token is not doing equal work, and the run stops.
+long-lived worker (bench/node/worker.js) that times its own loop, so neither pays for the other's plumbing.
+Each batch also reports its outcomes: a contender that rejects a valid token is not doing equal work, and the
+run stops.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Keys, the JWKS document and token minting shared by every contender.
 
-Every warm measurement needs tokens that no contender has seen before, so minting is cheap to call in bulk and each
-token differs (``jti``, ``sub``). The attacker key signs the unknown-kid flood: a second real RSA key whose kids the
-JWKS never lists, so a contender can only reject those tokens after looking the kid up.
+Every warm measurement needs tokens that no contender has seen before, so minting is cheap to call in bulk and
+each token differs (``jti``, ``sub``). The attacker key signs the unknown-kid flood: a second real RSA key
+whose kids the JWKS never lists, so a contender can only reject those tokens after looking the kid up.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class TokenFactory:
         return [self._sign(self._claims(now, expired=True), self._key, self._key.kid) for _ in range(count)]
 
     def unknown_kid(self, count: int, attacker: SigningKey) -> list[str]:
-        """Well-formed, unexpired tokens whose kids are random: only a JWKS lookup can tell they are not ours."""
+        """Well-formed, unexpired tokens with random kids: only a JWKS lookup can tell they are not ours."""
         now = int(time.time())
         return [
             self._sign(
@@ -121,7 +121,7 @@ class TokenFactory:
 
 
 def with_bad_signature(token: str) -> str:
-    """The same token with one signature bit flipped: canonical base64url, so only the RSA check can reject it."""
+    """The token with one signature bit flipped, still canonical base64url: only the RSA check rejects it."""
     head, body, signature = token.split(".")
     raw = bytearray(b64url_decode(signature))
     raw[len(raw) // 2] ^= 0x01

@@ -10,12 +10,11 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import ClassVar
 
 
 class _JwksHandler(BaseHTTPRequestHandler):
     server: _CountingServer
-    protocol_version: ClassVar[str] = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         if not self.path.endswith("/jwks.json"):
@@ -31,7 +30,7 @@ class _JwksHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it so
+    def log_message(self, format: str, *args: object) -> None:
         """Silenced: the bench reads counts, not access logs."""
 
 

@@ -1,7 +1,8 @@
 """The physical limit: what any RS256 authorizer must at least do for a token it has never seen.
 
-One PKCS#1 v1.5 SHA-256 verify with an already-loaded RSA-2048 key, plus base64url and JSON parsing of header and
-payload. No claim checks, no policy: anything the authorizer adds on top is overhead measured against this.
+One PKCS#1 v1.5 SHA-256 verify with an already-loaded RSA-2048 key, plus base64url and JSON parsing of header
+and payload. No claim checks, no policy: anything the authorizer adds on top is overhead measured against
+this.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The interleaved repetition scheme shared by the warm, rejection and flood measurements.
 
-Every round runs every case once, in an order rotated by the round number, so slow and fast moments of the shared
-machine fall on all cases alike; a ratio taken within one round compares two figures measured seconds apart.
+Every round runs every case once, in an order rotated by the round number, so slow and fast moments of the
+shared machine fall on all cases alike; a ratio taken within one round compares two figures measured seconds
+apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ REJECTED = "rejected"
 
 
 class UnequalWorkError(RuntimeError):
-    """A contender decided differently from what the tokens call for, so its timing would compare unequal work."""
+    """A contender decided otherwise than the tokens call for: its timing would compare unequal work."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""One bench run, start to finish: mint tokens, serve the key set, measure warm, rejection, flood and cold costs
-side by side, size the bundle, judge the targets and write results.md plus the chart.
+"""One bench run, start to finish: mint tokens, serve the key set, measure warm, rejection, flood and cold
+costs side by side, size the bundle, judge the targets and write results.md plus the chart.
 
 Usage: ``python -m bench [--quick] [--out DIR] [--no-node] [--bundle auto|build|cdk-out|skip]``.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import bundle, chart, cold, evidence, report, sizing, verdicts
+from bench import bundle, cold, evidence, report, sizing, verdicts
 from bench.contenders import Contender, InProcessContender, NodeContender, quiet_output
 from bench.fixtures import (
     AUDIENCE,
@@ -212,7 +212,7 @@ def warmup_tokens(tokens: Tokens) -> Callable[[int, Case], list[str]]:
 def run_floods(
     server: JwksServer, contenders: Mapping[str, Contender], tokens: Tokens, cooldown: float
 ) -> list[verdicts.FloodOutcome]:
-    """Each authorizer, keys already cached, meets 50 unknown kids; its JWKS requests are counted at the server."""
+    """Each authorizer, keys cached, meets 50 unknown kids; its JWKS requests are counted at the server."""
     outcomes = []
     for index, key in enumerate(k for k in AUTHORIZERS if k in contenders):
         contender = contenders[key]
@@ -356,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         cold_samples = cold.run_cold(cases_cold, plan.cold_rounds, env_for)
         by_key = {case.key: case for case in cases_cold}
-        gate_imports = cold.top_level_imports(by_key["gate"], env_for["gate"])
-        floor_imports = cold.top_level_imports(by_key["floor"], env_for["floor"])
+        gate_imports = cold.import_times(by_key["gate"], env_for["gate"])
+        floor_imports = cold.import_times(by_key["floor"], env_for["floor"])
 
     print(f"bundle ({args.bundle})", file=sys.stderr, flush=True)
     bundle_result = bundle.measure_bundle(REPO, args.authorizer_root.resolve(), args.bundle)
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     memory = sizing.memory_rows(warm_us["gate"].median, cold_ms["gate"].median)
     results = report.Results(
-        plan=f"{plan.name}: {plan.rounds} interleaved rounds × {plan.batch} distinct tokens per warm case "
+        plan=f"{plan.name}: {plan.rounds} interleaved rounds x {plan.batch} distinct tokens per warm case "
         f"({plan.reject_batch} per rejection case), {plan.cold_rounds} cold rounds",
         when=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         seconds=time.monotonic() - started,

@@ -1,10 +1,11 @@
 """Lambda sizing from the measured figures: memory (and so CPU share) against cold and warm cost, and the
 authorizer cache TTL against invocations and cost per million requests.
 
-The model, stated so it can be checked: Lambda gives a function CPU in proportion to its memory, one full vCPU at
-1,769 MB; the authorizer is single-threaded and CPU-bound once its keys are cached, so below 1,769 MB its time
-scales with 1,769 / memory and above it does not shrink. This machine's core stands in for one Graviton vCPU.
-Duration is billed per started millisecond; since 1 August 2025 the INIT phase (cold start) is billed too.
+The model, stated so it can be checked: Lambda gives a function CPU in proportion to its memory, one full vCPU
+at 1,769 MB; the authorizer is single-threaded and CPU-bound once its keys are cached, so below 1,769 MB its
+time scales with 1,769 / memory and above it does not shrink. This machine's core stands in for one Graviton
+vCPU. Duration is billed per started millisecond; since 1 August 2025 the INIT phase (cold start) is billed
+too.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def recommended(rows: list[MemoryRow]) -> MemoryRow:
 
 
 def invocations_per_million(ttl_seconds: int, interval_seconds: int) -> float:
-    """One caller reusing one token every ``interval`` seconds: a cache miss serves the next ceil(ttl/interval)
-    requests, so a million requests cost a million / that many invocations."""
+    """One caller reusing one token every ``interval`` seconds: a cache miss serves the next
+    ceil(ttl/interval) requests, so a million requests cost a million / that many invocations."""
     if ttl_seconds == 0:
         return 1_000_000.0
     return 1_000_000 / max(1, math.ceil(ttl_seconds / interval_seconds))

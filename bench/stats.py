@@ -1,7 +1,7 @@
 """Medians with their range: the only summary the bench reports.
 
-The machine is shared, so a mean would carry other tenants' noise; the median of interleaved rounds with min–max
-shows both the typical figure and how much the run wandered.
+The machine is shared, so a mean would carry other tenants' noise; the median of interleaved rounds with
+min-max shows both the typical figure and how much the run wandered.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ class Summary:
     samples: int
 
     def text(self, digits: int = 0, unit: str = "") -> str:
-        """``median (low–high)unit``, the form every table uses."""
-        return f"{self.median:,.{digits}f} ({self.low:,.{digits}f}–{self.high:,.{digits}f}){unit}"
+        """``median (low-high)unit``, the form every table uses."""
+        return f"{self.median:,.{digits}f} ({self.low:,.{digits}f}-{self.high:,.{digits}f}){unit}"
 
 
 def summarize(values: Sequence[float]) -> Summary:

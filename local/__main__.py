@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C (or make forwarding one) must not cut the cleanup short and orphan containers.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         gateway.server_close()
         gateway.gateway.close()
         issuer.stop()

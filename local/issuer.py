@@ -78,7 +78,7 @@ class KeyStore:
         self._loaded_mtime: int | None = None
         self._keys: list[SigningKey] = []
 
-    def keys(self) -> list[SigningKey]:
+    def published(self) -> list[SigningKey]:
         with self._lock:
             if not self.path.exists():
                 self._write([_new_key()])
@@ -89,14 +89,14 @@ class KeyStore:
             return list(self._keys)
 
     def signing_key(self) -> SigningKey:
-        return self.keys()[0]
+        return self.published()[0]
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.public_jwk() for key in self.keys()]}
+        return {"keys": [key.public_jwk() for key in self.published()]}
 
     def rotate(self) -> SigningKey:
         """Create a new signing key, publish it first, keep the previous one published, drop older ones."""
-        current = self.keys()
+        current = self.published()
         new_key = _new_key()
         with self._lock:
             self._write([new_key, *current][:PUBLISHED_KEYS])
@@ -192,7 +192,7 @@ class IssuerServer(ThreadingHTTPServer):
         return str(discovery_document(self.issuer)["jwks_uri"])
 
     def start(self) -> IssuerServer:
-        self.key_store.keys()  # create the first key before anyone asks for it
+        self.key_store.published()  # create the first key before anyone asks for it
         self._thread = threading.Thread(target=self.serve_forever, name="local-issuer", daemon=True)
         self._thread.start()
         return self

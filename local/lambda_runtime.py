@@ -73,7 +73,7 @@ class Container:
     def __init__(self, function: LambdaFunction, env: Mapping[str, str], log_sink: LogSink) -> None:
         self.function = function
         self._process = subprocess.Popen(  # noqa: S603 - our own bootstrap with the host interpreter
-            # -P: the bootstrap's own folder (local/, whose token.py would shadow the stdlib) stays off sys.path
+            # -P keeps the bootstrap's folder off sys.path: local/token.py would shadow the stdlib
             [sys.executable, "-u", "-P", str(BOOTSTRAP), function.handler],
             cwd=function.source_dir,
             env=dict(env),

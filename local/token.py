@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local.token: warning: the local API (pid {state.pid}) is not running", file=sys.stderr)
     key_store = KeyStore(args.state_dir)
     if args.rotate_key:
-        print(f"local.token: rotated the issuer key; new kid {key_store.rotate().kid}", file=sys.stderr)
+        kid = key_store.rotate().kid
+        print(
+            f"local.token: rotated the issuer key; new kid {kid}. The authorizer fetches keys at most once per"
+            " JWKS_REFETCH_COOLDOWN_SECONDS, so a token with the new key may get 401 for those first seconds.",
+            file=sys.stderr,
+        )
     scopes = args.scopes.split() or list(state.default_scopes)
     token = mint_access_token(
         key_store.signing_key(),

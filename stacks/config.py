@@ -463,7 +463,7 @@ _KEYS: Final[dict[str, _KeySpec]] = {
     "issuer": _KeySpec(_url, "https://your-tenant.example.com/", required=True),
     "audience": _KeySpec(_audience, "api://orders,api://billing", required=True),
     "jwksUri": _KeySpec(_optional_url, "https://your-tenant.example.com/.well-known/jwks.json"),
-    "algorithms": _KeySpec(_algorithms, "RS256,ES256", ("RS256",)),
+    "algorithms": _KeySpec(_algorithms, "RS256,ES256", ["RS256"]),
     "scopeRules": _KeySpec(_scope_rules, '\'{"GET /hello": "items:read"}\'', {}),
     "publicRoutes": _KeySpec(_public_routes, "'[\"GET /health\"]'", []),
     "tokenTypes": _KeySpec(_names(_MEDIA_TYPE, "token type"), "at+jwt,application/at+jwt", []),

@@ -33,6 +33,7 @@ IDENTITY_SOURCE: Final = "method.request.header.Authorization"
 # "Bearer" in any letter case, one or more spaces, then a compact JWS (three base64url segments). Character
 # classes instead of an inline (?i) flag: API Gateway evaluates this in Java, the local gateway in Python, and
 # both must read it the same way. A mismatch is answered 401 by API Gateway without invoking the Lambda.
+# Python callers must use re.fullmatch: "$" alone also matches before a trailing newline.
 BEARER_JWS_PATTERN: Final = r"^[Bb][Ee][Aa][Rr][Ee][Rr] +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 # Discovery and JWKS fetches may both run on a cold start, each bounded by JWKS_TIMEOUT_SECONDS (max 4 s).
 FUNCTION_TIMEOUT: Final = Duration.seconds(10)

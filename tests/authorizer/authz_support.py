@@ -3,7 +3,8 @@
 The identity provider is a ThreadingHTTPServer on 127.0.0.1 serving OpenID discovery and a JWKS.
 It counts requests per path and can be switched to misbehave (``mode``): ``down`` (HTTP 503),
 ``drop`` (close the connection without answering), ``slow`` (answer after ``slow_seconds``),
-``garbage`` (not JSON), ``oversized`` (a valid JWKS padded past the size cap).
+``garbage`` (not JSON), ``oversized`` (a valid JWKS padded past the size cap, with a
+Content-Length) and ``oversized_unsized`` (the same, without Content-Length).
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Idp:
             body = json.dumps(self.jwks).encode()
             if mode == "garbage":
                 body = b"<html>maintenance</html>"
-            elif mode == "oversized":
+            elif mode in ("oversized", "oversized_unsized"):
                 body = json.dumps({**self.jwks, "padding": "x" * MAX_DOCUMENT_BYTES}).encode()
         else:
             request.send_error(404)
@@ -174,7 +175,8 @@ class Idp:
         try:
             request.send_response(200)
             request.send_header("Content-Type", "application/json")
-            request.send_header("Content-Length", str(len(body)))
+            if mode != "oversized_unsized":  # without a length the client must count what it reads
+                request.send_header("Content-Length", str(len(body)))
             request.end_headers()
             request.wfile.write(body)
         except OSError:  # the client gave up (slow mode)

@@ -73,12 +73,14 @@ def harness(make_harness: MakeHarness) -> Harness:
 
 
 @pytest.fixture
-def token_for(idp: Idp) -> Callable[..., str]:
-    """Sign ``claims`` (iss defaults to the loopback issuer) with a key, kid header set."""
+def token_for(idp: Idp, clock: Clock) -> Callable[..., str]:
+    """Sign ``claims`` with a key: iss is the loopback issuer, iat/exp follow the test clock."""
 
     def make(
         key: SigningKey, header: dict[str, Any] | None = None, alg: str | None = None, **claim: Any
     ) -> str:
+        claim.setdefault("iat", int(clock.now))
+        claim.setdefault("exp", int(clock.now) + 300)
         payload = claims(**claim)
         if payload.get("iss") == "ISSUER":
             payload["iss"] = idp.issuer

@@ -53,6 +53,7 @@ const provider = new Provider(issuer, {
     },
   ],
   scopes: scopes.split(' '),
+  ttl: { ClientCredentials: 600 },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },

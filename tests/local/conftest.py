@@ -1,6 +1,6 @@
-"""Fixtures for the local gateway: hand-built templates in the CDK's resource shapes, real servers, an HTTP helper.
+"""Fixtures for the local gateway: templates built by hand in the CDK's shapes, real servers, an HTTP helper.
 
-The templates point at the test functions in tests/local/functions/ (a scripted authorizer and an echo backend)
+The templates point at the test functions in tests/local/functions/ (a scripted authorizer, an echo backend)
 so each gateway branch can be driven exactly; tests/local/test_local_stack.py runs the real synthesized stack.
 """
 

@@ -32,7 +32,9 @@ def policy(*statements: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def statement(effect: str, resource: str | list[str], action: str | list[str] = "execute-api:Invoke") -> dict:
+def statement(
+    effect: str, resource: str | list[str], action: str | list[str] = "execute-api:Invoke"
+) -> dict[str, Any]:
     return {"Effect": effect, "Action": action, "Resource": resource}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from local.iam import Decision, MalformedPolicyError, evaluate
@@ -11,7 +13,7 @@ from local.template import GatewayResponse
 ARN = "arn:aws:execute-api:us-east-1:123456789012:local/prod/GET/hello"
 
 
-def document(*statements: dict) -> dict:
+def document(*statements: Any) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
@@ -40,7 +42,7 @@ def document(*statements: dict) -> dict:
         (document({"Effect": "Deny", "Action": "*", "Resource": "*/POST/*"}), Decision.IMPLICIT_DENY),
     ],
 )
-def test_policy_decisions(policy: dict, decision: Decision) -> None:
+def test_policy_decisions(policy: dict[str, Any], decision: Decision) -> None:
     assert evaluate(policy, ARN) is decision
 
 
@@ -55,7 +57,7 @@ def test_policy_decisions(policy: dict, decision: Decision) -> None:
         {"Version": "2012-10-17"},
     ],
 )
-def test_malformed_policies_are_rejected(policy: dict) -> None:
+def test_malformed_policies_are_rejected(policy: dict[str, Any]) -> None:
     with pytest.raises(MalformedPolicyError):
         evaluate(policy, ARN)
 

@@ -156,7 +156,8 @@ class Verifier:
             raise Rejection(AUDIENCE_MISMATCH, kid=kid, sub=sub)
         now = self._clock()
         leeway = self._leeway
-        # Present means checked: a null or string date is invalid, not absent.
+        # Present means checked: a null or string date is invalid, not absent. Dates are compared
+        # with "now +- leeway" (not "date + leeway") so a huge integer never overflows a float.
         exp = claims.get("exp", _ABSENT)
         if exp is not _ABSENT and _numeric_date(exp, kid, sub) <= now - leeway:
             raise Rejection(EXPIRED, kid=kid, sub=sub)

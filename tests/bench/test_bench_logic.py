@@ -1,0 +1,190 @@
+"""The bench's judging and accounting, on fixed inputs: verdicts, sizing arithmetic, summaries, import-time
+parsing, the bad-signature token and the counting JWKS server. No timing is measured here."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from bench import chart, sizing, verdicts
+from bench.bundle import BundleResult
+from bench.cold import ImportTime, parse_importtime
+from bench.evidence import Hotspot
+from bench.fixtures import TokenFactory, b64url_decode, jwks_document, new_signing_key, with_bad_signature
+from bench.jwks_server import JwksServer
+from bench.stats import Summary, paired_ratios, summarize
+
+VERIFY = "method 'verify' of 'cryptography.hazmat.bindings._rust.openssl.rsa.RSAPublicKey' objects"
+
+
+def test_summary_is_median_with_min_and_max() -> None:
+    assert summarize([3.0, 1.0, 2.0, 10.0]) == Summary(2.5, 1.0, 10.0, 4)
+    assert Summary(2.5, 1.0, 10.0, 4).text(1, " µs") == "2.5 (1.0-10.0) µs"
+
+
+def test_summary_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no samples"):
+        summarize([])
+
+
+def test_ratios_pair_rounds_and_refuse_unpaired_lists() -> None:
+    assert paired_ratios([2.0, 9.0], [1.0, 3.0]) == [2.0, 3.0]
+    with pytest.raises(ValueError, match="one denominator per round"):
+        paired_ratios([2.0], [1.0, 3.0])
+
+
+def test_warm_verdict_met_reports_headroom() -> None:
+    verdict = verdicts.warm(Summary(1.2, 1.1, 1.4, 5), 30.0, 25.0, [])
+    assert verdict == verdicts.Verdict(
+        "warm distinct-token authorization ≤ 1.5x the limit",
+        "1.20x (rounds 1.10-1.40x): 30.0 µs against 25.0 µs",
+        "met",
+        "20% headroom",
+        "",
+        "",
+    )
+
+
+def test_warm_verdict_missed_names_the_overhead_outside_the_verify() -> None:
+    spots = [
+        Hotspot(VERIFY, 0.5),
+        Hotspot("gate/jws.py:parse_compact", 0.2),
+        Hotspot("gate/verify.py:verify", 0.1),
+        Hotspot("json/decoder.py:decode", 0.05),
+        Hotspot("gate/policy.py:allow", 0.04),
+    ]
+    verdict = verdicts.warm(Summary(1.8, 1.7, 2.0, 5), 45.0, 25.0, spots)
+    assert verdict == verdicts.Verdict(
+        "warm distinct-token authorization ≤ 1.5x the limit",
+        "1.80x (rounds 1.70-2.00x): 45.0 µs against 25.0 µs",
+        "missed",
+        "by 0.30x (20% over the target)",
+        "20.0 µs per call above the limit; beside the RSA verify, the most own time goes to "
+        "gate/jws.py:parse_compact (20% of own time), gate/verify.py:verify (10% of own time), "
+        "json/decoder.py:decode (5% of own time)",
+        "remove 7.5 µs per call (≤ 37.5 µs); start with gate/jws.py:parse_compact, "
+        "e.g. by caching per key what is recomputed per token or by parsing once",
+    )
+
+
+def test_cold_verdict_missed_names_the_imports_the_floor_does_without() -> None:
+    gate = {
+        "handler": ImportTime(3.0, 40.0, None),
+        "gate.keys": ImportTime(1.0, 30.0, "handler"),
+        "jwt": ImportTime(2.0, 20.0, "gate.keys"),
+        "jwt.algorithms": ImportTime(5.0, 9.0, "jwt"),
+        "json": ImportTime(1.0, 1.0, "gate.keys"),
+    }
+    floor = {"json": ImportTime(1.0, 1.0, None)}
+    assert verdicts.extra_imports(gate, floor) == [verdicts.ExtraImport("jwt", "gate.keys", 20.0)]
+    verdict = verdicts.cold(Summary(2.0, 1.9, 2.1, 3), 100.0, 50.0, gate, floor)
+    assert (verdict.status, verdict.gap) == ("missed", "by 0.60x (43% over the target)")
+    assert verdict.why == (
+        "50 ms above the floor; per `-X importtime`, the imports the floor does without are led by "
+        "`jwt` 20.0 ms (from `gate.keys`), and the project's own modules run 4.0 ms at import "
+        "(key prefetch included)"
+    )
+    assert verdict.close.startswith("take 30 ms off the cold path (≤ 70 ms): ")
+
+
+def _flood(requests: int, elapsed: float, valid_after: str = "allowed") -> verdicts.FloodOutcome:
+    return verdicts.FloodOutcome(
+        "gate", "handler.handler", 50, requests, elapsed, int(elapsed // 10) + 1, 50, {}, valid_after
+    )
+
+
+def test_flood_verdict_allows_one_request_per_cooldown_window() -> None:
+    assert verdicts.flood(_flood(1, 0.2), 10.0).status == "met"
+    assert verdicts.flood(_flood(2, 12.0), 10.0).status == "met"
+
+
+def test_flood_verdict_missed_when_requests_exceed_the_windows() -> None:
+    verdict = verdicts.flood(_flood(3, 0.2), 10.0)
+    assert (verdict.status, verdict.gap, verdict.why) == (
+        "missed",
+        "by 2 request(s)",
+        "3 JWKS requests where 1 were allowed",
+    )
+
+
+def test_flood_verdict_missed_when_a_valid_caller_is_locked_out() -> None:
+    verdict = verdicts.flood(_flood(1, 0.2, valid_after="rejected"), 10.0)
+    assert (verdict.status, verdict.gap) == ("missed", "valid caller locked out")
+
+
+def test_bundle_verdicts_not_measured_met_and_missed() -> None:
+    assert verdicts.bundle(None).status == "not measured"
+    small = BundleResult("src", 4_500_000, 15_000_000, 900, [("cryptography", 4_000_000)])
+    assert (verdicts.bundle(small).status, verdicts.bundle(small).gap) == ("met", "25% headroom")
+    large = BundleResult("src", 7_500_000, 20_000_000, 900, [("cryptography", 6_000_000), ("cffi", 900_000)])
+    verdict = verdicts.bundle(large)
+    assert (verdict.status, verdict.gap, verdict.why) == (
+        "missed",
+        "by 1.50 MB (25%)",
+        "largest zipped entries: `cryptography` 6.00 MB, `cffi` 0.90 MB",
+    )
+
+
+def test_sizing_scales_cpu_with_memory_and_bills_started_milliseconds() -> None:
+    assert sizing.cpu_share(128) == 128 / 1769
+    assert sizing.cpu_share(3008) == 1.0
+    assert sizing.duration_cost(1024, 0.2) == 0.001 * sizing.ARM_PRICE_PER_GB_SECOND
+    assert sizing.duration_cost(1024, 1.01) == 0.002 * sizing.ARM_PRICE_PER_GB_SECOND
+    rows = sizing.memory_rows(50.0, 100.0)
+    assert [round(row.cold_ms) for row in rows] == [1382, 691, 346, 173, 100, 100]
+    assert sizing.recommended(rows).memory_mb == 512
+
+
+def test_cache_ttl_divides_invocations_by_requests_per_cached_policy() -> None:
+    assert sizing.invocations_per_million(0, 1) == 1_000_000
+    assert sizing.invocations_per_million(300, 10) == 1_000_000 / 30
+    assert sizing.invocations_per_million(60, 60) == 1_000_000
+    assert sizing.invocations_per_million(60, 120) == 1_000_000
+
+
+def test_importtime_parsing_finds_importers_and_keeps_the_costlier_duplicate() -> None:
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       500 |        500 |         jwt.algorithms",
+            "import time:       100 |        600 |       jwt",
+            "import time:         7 |        607 |     jwt.algorithms",
+            "import time:       300 |        907 |   gate.keys",
+            "import time:       200 |       1107 | handler",
+        ]
+    )
+    assert parse_importtime(stderr) == {
+        "handler": ImportTime(0.2, 1.107, None),
+        "gate.keys": ImportTime(0.3, 0.907, "handler"),
+        "jwt.algorithms": ImportTime(0.007, 0.607, "gate.keys"),
+        "jwt": ImportTime(0.1, 0.6, "jwt.algorithms"),
+    }
+
+
+def test_axis_steps_are_round_numbers_covering_the_data() -> None:
+    assert [chart.axis_step(value) for value in (437.0, 26.0, 3.2, 0.8)] == [100.0, 10.0, 1.0, 0.2]
+
+
+def test_bad_signature_token_differs_from_its_source_in_one_signature_bit() -> None:
+    token = TokenFactory(new_signing_key("k")).valid(1)[0]
+    forged = with_bad_signature(token)
+    head, body, signature = token.split(".")
+    forged_head, forged_body, forged_signature = forged.split(".")
+    assert (forged_head, forged_body) == (head, body)
+    flipped = [a ^ b for a, b in zip(b64url_decode(signature), b64url_decode(forged_signature), strict=True)]
+    assert sorted(set(flipped)) == [0, 1]
+    assert flipped.count(1) == 1
+    assert "=" not in forged_signature
+
+
+def test_jwks_server_counts_requests_per_contender_path() -> None:
+    key = new_signing_key("k")
+    with JwksServer(jwks_document([key])) as server:
+        for _ in range(2):
+            with urllib.request.urlopen(server.uri("gate"), timeout=2) as response:  # noqa: S310 - loopback
+                assert json.loads(response.read()) == {"keys": [key.public_jwk()]}
+        with urllib.request.urlopen(server.uri("pyjwt"), timeout=2) as response:  # noqa: S310 - loopback
+            response.read()
+        assert (server.count("gate"), server.count("pyjwt"), server.count("original")) == (2, 1, 0)

@@ -1,0 +1,115 @@
+"""Real bundling, as `cdk synth` runs it: pip fetches aarch64 wheels, and Docker is never invoked.
+
+Runs app.py in a subprocess (how the CDK CLI calls it) with a fake `docker` first on PATH that records any
+call and fails, so a silent fallback to Docker bundling would show up here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra.conftest import CDK_JSON_CONTEXT, PROJECT_ROOT
+
+ELF_MACHINE_AARCH64 = 183  # e_machine value for ARM aarch64 (EM_AARCH64)
+
+pytestmark = pytest.mark.bundling
+
+
+def elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(cdk.out, docker call log) after a full synth with bundling."""
+    root = tmp_path_factory.mktemp("bundling")
+    fake_bin, outdir, calls = root / "bin", root / "cdk.out", root / "docker-calls.log"
+    fake_bin.mkdir()
+    docker = fake_bin / "docker"
+    docker.write_text(f'#!/bin/sh\necho "docker $*" >> "{calls}"\nexit 97\n')
+    docker.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
+        "CDK_CONTEXT_JSON": json.dumps(CDK_JSON_CONTEXT),
+        "CDK_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return outdir, calls
+
+
+def asset_dir(outdir: Path, source_path: str) -> Path:
+    template = json.loads((outdir / "JwtGate.template.json").read_text())
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Metadata"]["JwtGate:SourcePath"] == source_path
+    ]
+    asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    return outdir / f"asset.{asset_hash}"
+
+
+def test_docker_is_never_invoked(bundled):
+    _, calls = bundled
+    assert not calls.exists()
+
+
+def test_authorizer_bundle_holds_aarch64_cryptography(bundled):
+    bundle = asset_dir(bundled[0], "lambda_src/authorizer")
+    assert (
+        elf_machine(bundle / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so") == ELF_MACHINE_AARCH64
+    )
+    (cffi_backend,) = bundle.glob("_cffi_backend.cpython-314-aarch64-linux-gnu.so")
+    assert elf_machine(cffi_backend) == ELF_MACHINE_AARCH64
+
+
+def test_authorizer_bundle_is_lean_and_holds_the_source(bundled):
+    bundle = asset_dir(bundled[0], "lambda_src/authorizer")
+    top_level = {p.name for p in bundle.iterdir()}
+    assert {"handler.py", "gate", "jwt", "cryptography", "cffi"} <= top_level
+    assert not {"pycparser", "bin", "requirements.txt", "__pycache__"} & top_level
+    assert not list(bundle.rglob("__pycache__"))
+    assert not list(bundle.rglob("*.pyc"))
+
+
+def test_hello_asset_is_the_plain_source(bundled):
+    bundle = asset_dir(bundled[0], "lambda_src/hello")
+    assert sorted(p.name for p in bundle.iterdir()) == ["handler.py"]
+
+
+def test_lean_dependency_set_signs_and_verifies_without_pycparser():
+    """The bundle drops pycparser; prove on the host that PyJWT + cryptography never import it."""
+    script = (
+        "import sys; sys.modules['pycparser'] = None\n"
+        "import jwt\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa\n"
+        "keys = {'RS256': rsa.generate_private_key(public_exponent=65537, key_size=2048),\n"
+        "        'ES256': ec.generate_private_key(ec.SECP256R1()),\n"
+        "        'EdDSA': ed25519.Ed25519PrivateKey.generate()}\n"
+        "for alg, key in keys.items():\n"
+        "    token = jwt.encode({'sub': alg}, key, algorithm=alg)\n"
+        "    assert jwt.decode(token, key.public_key(), algorithms=[alg]) == {'sub': alg}\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
