@@ -7,6 +7,7 @@ at the server, rather than trusting what a library says it did.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -22,6 +23,7 @@ class _JwksHandler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             self.server.requests[self.path] += 1
+            self.server.last_request[self.path] = time.monotonic()
         body = self.server.document
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -41,6 +43,7 @@ class _CountingServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _JwksHandler)
         self.document = document
         self.requests: Counter[str] = Counter()
+        self.last_request: dict[str, float] = {}
         self.lock = threading.Lock()
 
 
@@ -72,3 +75,8 @@ class JwksServer:
     def count(self, name: str) -> int:
         with self._server.lock:
             return self._server.requests[f"/{name}/jwks.json"]
+
+    def last_request(self, name: str) -> float | None:
+        """``time.monotonic()`` when ``name``'s key set was last served, or None if never."""
+        with self._server.lock:
+            return self._server.last_request.get(f"/{name}/jwks.json")

@@ -129,28 +129,36 @@ def _rejections(results: Results) -> list[str]:
     return [*lines, ""]
 
 
+FLOOD_MECHANISMS = (
+    "How each peer limits refetches: PyJWT's `PyJWKClient` refetches for an unknown kid at most once per "
+    "`cooldown_duration` since its last successful fetch (30 s by default in PyJWT 2.15); jwks-rsa, as the "
+    "original configures it, allows 10 JWKS requests a minute; aws-jwt-verify's penalty box blocks fetches for "
+    "10 s after a kid was not found."
+)
+
+
 def _floods(results: Results) -> list[str]:
+    tokens = results.floods[0].tokens if results.floods else 0
     lines = [
         "## Unknown-kid flood",
         "",
-        f"{results.floods[0].tokens if results.floods else 0} well-formed, unexpired tokens signed by a key "
-        "the JWKS "
-        "does not list, each with a new random kid, sent right after the key set was cached; JWKS requests "
-        "are counted "
-        f"at the server. handler.handler runs with its default refetch cooldown ({results.cooldown:g} s). "
-        "Then one valid token, which must still pass.",
+        f"{tokens} well-formed, unexpired tokens signed by a key the JWKS does not list, each with a new random kid, "
+        "sent after the key set was cached; JWKS requests are counted at the server. handler.handler runs with its "
+        f"default refetch cooldown ({results.cooldown:g} s), and its flood starts once that cooldown has run out "
+        "since its last key fetch, so the first unknown kid may refetch. Then one valid token, which must pass.",
         "",
-        "| Authorizer | JWKS requests | Time | Cooldown windows | Rejected | Other outcomes | Valid token "
-        "after |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| Authorizer | Last key fetch before the flood | JWKS requests | Time | Cooldown windows | Rejected "
+        "| Other outcomes | Valid token after |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for flood in results.floods:
         other = ", ".join(f"{name}: {count}" for name, count in flood.other.items()) or "none"
+        since = "never" if flood.since_last_fetch_s is None else f"{flood.since_last_fetch_s:.1f} s"
         lines.append(
-            f"| {flood.label} | {flood.requests} | {flood.elapsed_s * 1000:.0f} ms | {flood.windows} | "
+            f"| {flood.label} | {since} | {flood.requests} | {flood.elapsed_s * 1000:.0f} ms | {flood.windows} | "
             f"{flood.rejected}/{flood.tokens} | {other} | {flood.valid_after} |"
         )
-    return [*lines, ""]
+    return [*lines, "", FLOOD_MECHANISMS, ""]
 
 
 def _cold(results: Results) -> list[str]:

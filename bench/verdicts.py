@@ -36,6 +36,7 @@ class FloodOutcome:
     key: str
     label: str
     tokens: int
+    since_last_fetch_s: float | None
     requests: int
     elapsed_s: float
     windows: int

@@ -91,7 +91,7 @@ def test_cold_verdict_missed_names_the_imports_the_floor_does_without() -> None:
 
 def _flood(requests: int, elapsed: float, valid_after: str = "allowed") -> verdicts.FloodOutcome:
     return verdicts.FloodOutcome(
-        "gate", "handler.handler", 50, requests, elapsed, int(elapsed // 10) + 1, 50, {}, valid_after
+        "gate", "handler.handler", 50, 12.0, requests, elapsed, int(elapsed // 10) + 1, 50, {}, valid_after
     )
 
 

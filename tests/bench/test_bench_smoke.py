@@ -105,7 +105,7 @@ def test_rejection_and_flood_tables_cover_both_python_authorizers(bench_out: Pat
         for cell in row[1:]:
             assert re.fullmatch(rf"{FIGURE} · \d+\.\d\dx", cell), row
     floods = _table(markdown, "## Unknown-kid flood")
-    assert [(row[0], row[4], row[6]) for row in floods] == [
+    assert [(row[0], row[5], row[7]) for row in floods] == [
         ("handler.handler", "50/50", "allowed"),
         ("PyJWT reference", "50/50", "allowed"),
     ]

@@ -9,7 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import lint_file  # type: ignore[import-untyped]  # cfn-lint ships no type hints
+from cfnlint.api import lint_file
 
 from tests.infra.conftest import Synthesized
 

@@ -55,7 +55,7 @@ def b64url_decode(segment: bytes) -> bytes:
             raise ValueError("non-canonical base64url")
         segment += b"=="
     elif remainder == 3:
-        if False:
+        if segment[-1] not in _LAST_OF_THREE:
             raise ValueError("non-canonical base64url")
         segment += b"="
     elif remainder == 1:
