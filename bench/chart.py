@@ -87,13 +87,13 @@ def _panel(panel: Panel, top: float) -> tuple[list[str], float]:
         color = colors[bar.kind]
         weight = " font-weight='bold'" if bar.kind == "ours" else ""
         parts.append(
-            f"<text x='{plot_left - 8}' y='{middle + 4:.1f}' {FONT} font-size='12' text-anchor='end'{weight}>"
-            f"{escape(bar.label)}</text>"
+            f"<text x='{plot_left - 8}' y='{middle + 4:.1f}' {FONT} font-size='12' "
+            f"text-anchor='end'{weight}>{escape(bar.label)}</text>"
         )
         parts.append(
             f"<rect x='{plot_left}' y='{middle - BAR_HEIGHT / 2:.1f}' "
-            f"width='{x(bar.summary.median) - plot_left:.1f}' "
-            f"height='{BAR_HEIGHT}' fill='{color}' rx='2'><title>{escape(bar.label)}: "
+            f"width='{x(bar.summary.median) - plot_left:.1f}' height='{BAR_HEIGHT}' fill='{color}' "
+            f"rx='2'><title>{escape(bar.label)}: "
             f"{escape(bar.summary.text(1, ' ' + panel.unit))}</title></rect>"
         )
         low, high = x(bar.summary.low), x(bar.summary.high)
@@ -103,19 +103,18 @@ def _panel(panel: Panel, top: float) -> tuple[list[str], float]:
             "fill='none'/>"
         )
         parts.append(
-            f"<text x='{WIDTH - NOTE_WIDTH}' y='{middle + 4:.1f}' {FONT} font-size='12'{weight}>"
-            f"{escape(bar.note)}</text>"
+            f"<text x='{WIDTH - NOTE_WIDTH}' y='{middle + 4:.1f}' {FONT} "
+            f"font-size='12'{weight}>{escape(bar.note)}</text>"
         )
     if panel.target is not None:
         target_x = x(panel.target)
         parts.append(
             f"<line x1='{target_x:.1f}' y1='{body_top - 12:.1f}' x2='{target_x:.1f}' "
-            f"y2='{body_top + body_height:.1f}' "
-            f"stroke='#cf222e' stroke-width='1.5' stroke-dasharray='5,4'/>"
+            f"y2='{body_top + body_height:.1f}' stroke='#cf222e' stroke-width='1.5' stroke-dasharray='5,4'/>"
         )
         parts.append(
-            f"<text x='{target_x + 4:.1f}' y='{body_top - 2:.1f}' {FONT} font-size='11' fill='#cf222e'>"
-            f"{escape(panel.target_label)}</text>"
+            f"<text x='{target_x + 4:.1f}' y='{body_top - 2:.1f}' {FONT} font-size='11' "
+            f"fill='#cf222e'>{escape(panel.target_label)}</text>"
         )
     return parts, TITLE_HEIGHT + body_height + AXIS_HEIGHT
 
@@ -140,14 +139,12 @@ def render(title: str, subtitle: str, panels: list[Panel]) -> str:
             f"<text x='{left + 20}' y='{legend_y + 12:.1f}' {FONT} font-size='12'>{escape(name)}</text>"
         )
     parts.append(
-        f"<text x='{16 + 3 * 190}' y='{legend_y + 12:.1f}' {FONT} font-size='12' fill='#57606a'>"
-        "bar = median, whisker = min-max</text>"
+        f"<text x='{16 + 3 * 190}' y='{legend_y + 12:.1f}' {FONT} font-size='12' fill='#57606a'>bar = "
+        "median, whisker = min-max</text>"
     )
     height = legend_y + 30
     return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height:.0f}' "
-        f"viewBox='0 0 {WIDTH} {height:.0f}' role='img'>\n"
-        f"<title>{escape(title)}</title>\n<rect width='100%' height='100%' fill='white'/>\n"
-        + "\n".join(parts)
-        + "\n</svg>\n"
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{height:.0f}' viewBox='0 0 {WIDTH} "
+        f"{height:.0f}' role='img'>\n<title>{escape(title)}</title>\n<rect width='100%' height='100%' "
+        "fill='white'/>\n" + "\n".join(parts) + "\n</svg>\n"
     )

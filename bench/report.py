@@ -77,8 +77,8 @@ def _warm(results: Results) -> list[str]:
         "## Warm: one authorization with the keys cached",
         "",
         "Distinct valid RS256 (RSA-2048) tokens, none seen before by the contender, except the "
-        "repeated-token row. "
-        "Ratios are per round against the limit measured in the same round, then the median over rounds.",
+        "repeated-token row. Ratios are per round against the limit measured in the same round, then the "
+        "median over rounds.",
         "",
         "| Contender | µs per authorization, median (min-max) | x limit, median (min-max) |",
         "| --- | --- | --- |",
@@ -92,8 +92,7 @@ def _warm(results: Results) -> list[str]:
     lines += [
         "",
         "Where handler.handler's warm time goes (cProfile own time over the distinct tokens; profiling "
-        "slows every call, "
-        "so read the shares, and the µs scaled to the unprofiled median):",
+        "slows every call, so read the shares, and the µs scaled to the unprofiled median):",
         "",
         "| Function | Share of own time | ≈ µs per authorization |",
         "| --- | --- | --- |",
@@ -109,10 +108,8 @@ def _rejections(results: Results) -> list[str]:
         "## Rejections",
         "",
         "µs per rejected token, median (min-max), and x the limit's cost for a valid token in the same "
-        "rounds. "
-        "Expired tokens carry a valid signature; bad-signature tokens differ from a valid one in one "
-        "signature bit; "
-        "garbage is random text in JWT-like and other shapes.",
+        "rounds. Expired tokens carry a valid signature; bad-signature tokens differ from a valid one in "
+        "one signature bit; garbage is random text in JWT-like and other shapes.",
         "",
         "| Authorizer | expired | bad signature | garbage |",
         "| --- | --- | --- | --- |",
@@ -132,8 +129,8 @@ def _rejections(results: Results) -> list[str]:
 FLOOD_MECHANISMS = (
     "How each peer limits refetches: PyJWT's `PyJWKClient` refetches for an unknown kid at most once per "
     "`cooldown_duration` since its last successful fetch (30 s by default in PyJWT 2.15); jwks-rsa, as the "
-    "original configures it, allows 10 JWKS requests a minute; aws-jwt-verify's penalty box blocks fetches for "
-    "10 s after a kid was not found."
+    "original configures it, allows 10 JWKS requests a minute; aws-jwt-verify's penalty box blocks fetches "
+    "for 10 s after a kid was not found."
 )
 
 
@@ -142,21 +139,22 @@ def _floods(results: Results) -> list[str]:
     lines = [
         "## Unknown-kid flood",
         "",
-        f"{tokens} well-formed, unexpired tokens signed by a key the JWKS does not list, each with a new random kid, "
-        "sent after the key set was cached; JWKS requests are counted at the server. handler.handler runs with its "
-        f"default refetch cooldown ({results.cooldown:g} s), and its flood starts once that cooldown has run out "
-        "since its last key fetch, so the first unknown kid may refetch. Then one valid token, which must pass.",
+        f"{tokens} well-formed, unexpired tokens signed by a key the JWKS does not list, each with a new "
+        "random kid, sent after the key set was cached; JWKS requests are counted at the server. "
+        f"handler.handler runs with its default refetch cooldown ({results.cooldown:g} s), and its flood "
+        "starts once that cooldown has run out since its last key fetch, so the first unknown kid may "
+        "refetch. Then one valid token, which must pass.",
         "",
-        "| Authorizer | Last key fetch before the flood | JWKS requests | Time | Cooldown windows | Rejected "
-        "| Other outcomes | Valid token after |",
+        "| Authorizer | Last key fetch before the flood | JWKS requests | Time | "
+        f"{results.cooldown:g} s windows | Rejected | Other outcomes | Valid token after |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for flood in results.floods:
         other = ", ".join(f"{name}: {count}" for name, count in flood.other.items()) or "none"
         since = "never" if flood.since_last_fetch_s is None else f"{flood.since_last_fetch_s:.1f} s"
         lines.append(
-            f"| {flood.label} | {since} | {flood.requests} | {flood.elapsed_s * 1000:.0f} ms | {flood.windows} | "
-            f"{flood.rejected}/{flood.tokens} | {other} | {flood.valid_after} |"
+            f"| {flood.label} | {since} | {flood.requests} | {flood.elapsed_s * 1000:.0f} ms | "
+            f"{flood.windows} | {flood.rejected}/{flood.tokens} | {other} | {flood.valid_after} |"
         )
     return [*lines, "", FLOOD_MECHANISMS, ""]
 
@@ -166,8 +164,7 @@ def _cold(results: Results) -> list[str]:
         "## Cold start",
         "",
         "A fresh process per sample: start, import, fetch the key set from the loopback server, decide one "
-        "token, "
-        "exit. Wall time from spawn to exit; peak RSS is the child's own high-water mark (VmHWM).",
+        "token, exit. Wall time from spawn to exit; peak RSS is the child's own high-water mark (VmHWM).",
         "",
         "| Process | Wall ms, median (min-max) | x floor, median (min-max) | Peak RSS MiB, median |",
         "| --- | --- | --- | --- |",
@@ -176,8 +173,7 @@ def _cold(results: Results) -> list[str]:
         if key in results.cold_ms:
             lines.append(
                 f"| {results.cold_labels[key]} | {results.cold_ms[key].text(1)} | "
-                f"{_ratio(results.cold_ratio[key])} | "
-                f"{results.cold_rss[key].median:.1f} |"
+                f"{_ratio(results.cold_ratio[key])} | {results.cold_rss[key].median:.1f} |"
             )
     gate_total = sum(timing.self_ms for timing in results.gate_imports.values())
     floor_total = sum(timing.self_ms for timing in results.floor_imports.values())
@@ -185,9 +181,8 @@ def _cold(results: Results) -> list[str]:
         "",
         f"Imports (`-X importtime`, one run each, sum of self times): handler {gate_total:.1f} ms, floor "
         f"{floor_total:.1f} ms; the project's own modules {project_ms(results.gate_imports):.1f} ms (their "
-        "module-level code, key prefetch included). Dependencies the handler's modules import and the floor "
-        "never "
-        "loads, cumulative:",
+        "module-level code, key prefetch included). Dependencies the handler's modules import and the "
+        "floor never loads, cumulative:",
         "",
         "| Import | From | ms, cumulative |",
         "| --- | --- | --- |",
@@ -228,21 +223,15 @@ def sizing_section(results: Results) -> list[str]:
         "",
         f"From this run: a warm authorization costs {warm_us:.0f} µs of one CPU core and a cold start "
         f"{cold_ms:.0f} ms (fresh process to first decision, loopback key fetch). Lambda gives a function "
-        "CPU in "
-        f"proportion to its memory, one full vCPU at {sizing.FULL_VCPU_MEMORY_MB:,} MB, and the authorizer "
-        "is "
-        "single-threaded and CPU-bound once its keys are cached, so below that size its time grows as "
-        f"{sizing.FULL_VCPU_MEMORY_MB:,} / memory and above it does not shrink. Prices assumed: AWS Lambda "
-        "on Arm "
-        f"(Graviton), US East (N. Virginia), ${sizing.ARM_PRICE_PER_GB_SECOND:.10f} per GB-second (first 7.5 "
-        "billion "
-        f"GB-seconds a month) and ${sizing.PRICE_PER_MILLION_REQUESTS:.2f} per million requests; duration "
-        "billed per "
-        "started millisecond, INIT (cold start) billed too since 1 August 2025. This machine's core stands "
-        "in for a "
-        "Graviton vCPU, and Lambda's own per-invoke overhead and the real round trip to the identity "
-        "provider are "
-        "not included: read the figures as proportions.",
+        f"CPU in proportion to its memory, one full vCPU at {sizing.FULL_VCPU_MEMORY_MB:,} MB, and the "
+        "authorizer is single-threaded and CPU-bound once its keys are cached, so below that size its time "
+        f"grows as {sizing.FULL_VCPU_MEMORY_MB:,} / memory and above it does not shrink. Prices assumed: "
+        f"AWS Lambda on Arm (Graviton), US East (N. Virginia), ${sizing.ARM_PRICE_PER_GB_SECOND:.10f} per "
+        f"GB-second (first 7.5 billion GB-seconds a month) and ${sizing.PRICE_PER_MILLION_REQUESTS:.2f} per "
+        "million requests; duration billed per started millisecond, INIT (cold start) billed too since 1 "
+        "August 2025. This machine's core stands in for a Graviton vCPU, and Lambda's own per-invoke "
+        "overhead and the real round trip to the identity provider are not included: read the figures as "
+        "proportions.",
         "",
         "| Memory | CPU share | Warm authorization | Cold start | Lambda cost per million warm invocations "
         "| Cost of one cold start |",
@@ -257,13 +246,10 @@ def sizing_section(results: Results) -> list[str]:
     lines += [
         "",
         "Every size bills a warm authorization as about one millisecond, so the request fee is "
-        f"{request_share:.0%} of "
-        "the warm cost and memory barely moves the bill; it moves latency, above all the cold start. The "
-        "smallest "
-        f"size whose cold start stays within {sizing.COLD_START_BUDGET_MS:.0f} ms and whose warm call fits "
-        "one billed "
-        f"millisecond is **{pick.memory_mb:,} MB** (cold start ≈ {pick.cold_ms:,.0f} ms, warm ≈ "
-        f"{pick.warm_ms:.2f} ms).",
+        f"{request_share:.0%} of the warm cost and memory barely moves the bill; it moves latency, above "
+        "all the cold start. The smallest size whose cold start stays within "
+        f"{sizing.COLD_START_BUDGET_MS:.0f} ms and whose warm call fits one billed millisecond is "
+        f"**{pick.memory_mb:,} MB** (cold start ≈ {pick.cold_ms:,.0f} ms, warm ≈ {pick.warm_ms:.2f} ms).",
     ]
     configured = results.stack.get("lambdaMemoryMb")
     if configured is not None:
@@ -273,15 +259,13 @@ def sizing_section(results: Results) -> list[str]:
             share = sizing.cpu_share(configured)
             lines.append(
                 f"The stack deploys {configured:,} MB (cdk.json `lambdaMemoryMb`): cold start ≈ "
-                f"{cold_ms / share:,.0f} ms, "
-                f"warm ≈ {warm_us / 1000 / share:.2f} ms."
+                f"{cold_ms / share:,.0f} ms, warm ≈ {warm_us / 1000 / share:.2f} ms."
             )
         else:
             lines.append(
                 f"The stack deploys {configured:,} MB (cdk.json `lambdaMemoryMb`): cold start ≈ "
-                f"{match.cold_ms:,.0f} ms, "
-                f"warm ≈ {match.warm_ms:.2f} ms, ${match.warm_cost_per_million:.4f} per million warm "
-                "invocations."
+                f"{match.cold_ms:,.0f} ms, warm ≈ {match.warm_ms:.2f} ms, ${match.warm_cost_per_million:.4f} "
+                "per million warm invocations."
             )
         del scaled
     per_invocation = pick.warm_cost_per_million / 1_000_000
@@ -292,14 +276,10 @@ def sizing_section(results: Results) -> list[str]:
     lines += [
         "",
         "API Gateway caches the authorizer's policy per token for the TTL (0 to 3,600 s; the policy allows "
-        "every "
-        "route the token is entitled to, so one cached policy serves all of them). For one caller reusing "
-        "one "
-        "token, a cache miss serves the next ceil(TTL / interval) requests. Lambda invocations and Lambda "
-        "cost per "
-        f"million API requests at {pick.memory_mb:,} MB (warm invocations; API Gateway's own request price "
-        "is "
-        "separate and unchanged by the TTL):",
+        "every route the token is entitled to, so one cached policy serves all of them). For one caller "
+        "reusing one token, a cache miss serves the next ceil(TTL / interval) requests. Lambda invocations "
+        f"and Lambda cost per million API requests at {pick.memory_mb:,} MB (warm invocations; API "
+        "Gateway's own request price is separate and unchanged by the TTL):",
         "",
         f"| Cache TTL | {header_cells} |",
         "| --- | " + " | ".join("---" for _ in sizing.REQUEST_INTERVALS_SECONDS) + " |",
@@ -314,8 +294,7 @@ def sizing_section(results: Results) -> list[str]:
     lines += [
         "",
         "A longer TTL cuts invocations but keeps a revoked or downgraded token working until its cached "
-        "policy "
-        "expires (never past the token's own `exp` check at the next miss)."
+        "policy expires (never past the token's own `exp` check at the next miss)."
         + (
             f" The stack's TTL is {configured_ttl:,} s (cdk.json `authorizerCacheTtlSeconds`)."
             if configured_ttl is not None
@@ -333,25 +312,19 @@ def _method(results: Results) -> list[str]:
         f"- Run: {results.plan}; {results.seconds:.0f} s in all, on {results.when}.",
         "- Machine: " + ", ".join(f"{name} {value}" for name, value in results.versions.items()) + ".",
         "- Interleaving: every round runs every case once, in an order rotated by the round number; each "
-        "case's "
-        "figure is the median over rounds with min-max, and ratios are taken round by round before the "
-        "median.",
+        "case's figure is the median over rounds with min-max, and ratios are taken round by round before "
+        "the median.",
         "- Equal work: every batch's outcomes are checked (all valid tokens allowed, all bad ones rejected "
-        "with "
-        "exactly `Unauthorized`); a contender that decides differently stops the run. All authorizers check "
-        "signature, expiry, issuer and audience; handler.handler also applies scope rules and builds the "
-        "cache-safe policy.",
+        "with exactly `Unauthorized`); a contender that decides differently stops the run. All authorizers "
+        "check signature, expiry, issuer and audience; handler.handler also applies scope rules and builds "
+        "the cache-safe policy.",
         "- The limit: one `cryptography` PKCS#1 v1.5 SHA-256 verify with a loaded key plus base64url and "
-        "JSON "
-        "parsing of header and payload. The floor: a fresh Python that imports `cryptography`, fetches the "
-        "JWKS with "
-        "`urllib`, loads the key and does that once.",
+        "JSON parsing of header and payload. The floor: a fresh Python that imports `cryptography`, "
+        "fetches the JWKS with `urllib`, loads the key and does that once.",
         "- Python contenders run in this process with inputs built before the clock starts; "
-        "handler.handler's log "
-        "lines go to /dev/null during timing. Node.js contenders run in a long-lived worker that times its "
-        "own loop "
-        "(`bench/node/worker.js`); aws-jwt-verify gets an http Fetcher for the loopback JWKS, its documented "
-        "extension point, because its default fetcher accepts https only.",
+        "handler.handler's log lines go to /dev/null during timing. Node.js contenders run in a long-lived "
+        "worker that times its own loop (`bench/node/worker.js`); aws-jwt-verify gets an http Fetcher for "
+        "the loopback JWKS, its documented extension point, because its default fetcher accepts https only.",
         "- Not a test: timings vary with the machine's load; `make test` never depends on them.",
         "",
     ]
@@ -362,9 +335,8 @@ def markdown(results: Results) -> str:
         "# Benchmark results",
         "",
         f"Written by `make bench` (`python -m bench`) on {results.when}. Ratios to the limit are the "
-        "headline: "
-        "this machine is shared, so absolute figures drift between runs while ratios measured in the same "
-        "rounds hold.",
+        "headline: this machine is shared, so absolute figures drift between runs while ratios measured in "
+        "the same rounds hold.",
         "",
         "![Benchmark chart](results.svg)",
         "",

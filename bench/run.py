@@ -60,7 +60,7 @@ class Plan:
 
 
 FULL = Plan(
-    "full", rounds=25, batch=400, reject_batch=60, warmup_batches=2, cold_rounds=15, profile_tokens=400
+    "full", rounds=41, batch=500, reject_batch=80, warmup_batches=3, cold_rounds=25, profile_tokens=500
 )
 QUICK = Plan("quick", rounds=3, batch=20, reject_batch=6, warmup_batches=1, cold_rounds=2, profile_tokens=20)
 
@@ -214,9 +214,9 @@ def run_floods(
 ) -> list[verdicts.FloodOutcome]:
     """Each authorizer, keys cached, meets 50 unknown kids; its JWKS requests are counted at the server.
 
-    handler.handler's flood starts once its cooldown since the last key fetch has run out, so its first unknown
-    kid may refetch and the flood tests the limit itself rather than a cooldown still running from start-up.
-    The peers meet the flood as they are; the table shows how long ago each last fetched.
+    handler.handler's flood starts once its cooldown since the last key fetch has run out, so its first
+    unknown kid may refetch and the flood tests the limit itself rather than a cooldown still running from
+    start-up. The peers meet the flood as they are; the table shows how long ago each last fetched.
     """
     outcomes = []
     for index, key in enumerate(k for k in AUTHORIZERS if k in contenders):

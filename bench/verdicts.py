@@ -52,8 +52,8 @@ def _over(ratio: float, target: float) -> str:
 def warm(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
     target = f"warm distinct-token authorization ≤ {WARM_TARGET}x the limit"
     measured = (
-        f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): "
-        f"{gate_us:.1f} µs against {limit_us:.1f} µs"
+        f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): {gate_us:.1f} µs "
+        f"against {limit_us:.1f} µs"
     )
     if gate_ratio.median <= WARM_TARGET:
         headroom = (1 - gate_ratio.median / WARM_TARGET) * 100
@@ -62,8 +62,8 @@ def warm(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotsp
     others = [spot for spot in spots if not spot.function.startswith(_VERIFY_PRIMITIVE)][:3]
     listed = ", ".join(f"{spot.function} ({spot.share:.0%} of own time)" for spot in others)
     why = (
-        f"{gate_us - limit_us:.1f} µs per call above the limit; beside the RSA verify, "
-        f"the most own time goes to {listed}"
+        f"{gate_us - limit_us:.1f} µs per call above the limit; beside the RSA verify, the most own time "
+        f"goes to {listed}"
     )
     close = (
         f"remove {excess:.1f} µs per call (≤ {WARM_TARGET * limit_us:.1f} µs); start with "
@@ -115,8 +115,8 @@ def cold(
 ) -> Verdict:
     target = f"cold start ≤ {COLD_TARGET}x the floor"
     measured = (
-        f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): "
-        f"{gate_ms:.0f} ms against {floor_ms:.0f} ms"
+        f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): {gate_ms:.0f} ms "
+        f"against {floor_ms:.0f} ms"
     )
     if gate_ratio.median <= COLD_TARGET:
         headroom = (1 - gate_ratio.median / COLD_TARGET) * 100
@@ -127,16 +127,13 @@ def cold(
     )
     why = (
         f"{gate_ms - floor_ms:.0f} ms above the floor; per `-X importtime`, the imports the floor does "
-        "without "
-        f"are led by {listed or 'nothing'}, and the project's own modules run "
-        f"{project_ms(gate_imports):.1f} ms "
-        "at import (key prefetch included)"
+        f"without are led by {listed or 'nothing'}, and the project's own modules run "
+        f"{project_ms(gate_imports):.1f} ms at import (key prefetch included)"
     )
     close = (
         f"take {gate_ms - COLD_TARGET * floor_ms:.0f} ms off the cold path (≤ {COLD_TARGET * floor_ms:.0f} "
-        "ms): "
-        "keep those imports off the way to the first decision (import narrower modules, or defer what only "
-        "rare paths use)"
+        "ms): keep those imports off the way to the first decision (import narrower modules, or defer what "
+        "only rare paths use)"
     )
     return Verdict(target, measured, "missed", _over(gate_ratio.median, COLD_TARGET), why, close)
 
@@ -146,8 +143,7 @@ def flood(outcome: FloodOutcome, cooldown_s: float) -> Verdict:
     allowed = FLOOD_TARGET_PER_COOLDOWN * outcome.windows
     measured = (
         f"{outcome.requests} request(s) for {outcome.tokens} unknown kids in {outcome.elapsed_s * 1000:.0f} "
-        "ms "
-        f"({outcome.windows} cooldown window(s)); a valid token afterwards: {outcome.valid_after}"
+        f"ms ({outcome.windows} cooldown window(s)); a valid token afterwards: {outcome.valid_after}"
     )
     if outcome.requests <= allowed and outcome.valid_after == "allowed":
         return Verdict(target, measured, "met", "", "", "")
@@ -158,8 +154,7 @@ def flood(outcome: FloodOutcome, cooldown_s: float) -> Verdict:
     )
     close = (
         "refetch on an unknown kid at most once per JWKS_REFETCH_COOLDOWN_SECONDS and keep serving known "
-        "keys "
-        "while the cooldown runs"
+        "keys while the cooldown runs"
     )
     gap = (
         f"by {outcome.requests - allowed} request(s)"
@@ -188,6 +183,6 @@ def bundle(result: BundleResult | None) -> Verdict:
         "missed",
         f"by {over / 1e6:.2f} MB ({over / BUNDLE_TARGET_BYTES:.0%})",
         f"largest zipped entries: {listed}",
-        f"drop {over / 1e6:.2f} MB: leave out files the runtime never loads from the largest entries, "
-        "or a dependency the handler does not import",
+        f"drop {over / 1e6:.2f} MB: leave out files the runtime never loads from the largest entries, or a "
+        "dependency the handler does not import",
     )

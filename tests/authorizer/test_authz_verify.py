@@ -6,6 +6,7 @@ to Exception("Unauthorized"), see test_authz_handler.py) and must be logged as s
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
@@ -130,13 +131,15 @@ def test_non_canonical_trailing_bits_are_refused(
 ):
     # Flipping an unused low bit leaves the decoded bytes unchanged: a second spelling of the token.
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    token = token_for(ring.rsa, sub="user-1x")  # lengths chosen so that no segment is a multiple of 4
-    parts = token.split(".")
-    while len(parts[segment]) % 4 == 0:
-        token = token_for(ring.rsa, sub="u" * (len(token) % 3 + 2), jti=str(len(token)))
-        parts = token.split(".")
-    last = parts[segment][-1]
-    parts[segment] = parts[segment][:-1] + alphabet[alphabet.index(last) + 1]
+    for k in range(4):  # find lengths where the segment ends in a partial base64 group
+        parts = token_for(ring.rsa, header={"pad": "p" * k}, sub="u" * (k + 1)).split(".")
+        if len(parts[segment]) % 4:
+            break
+    original = parts[segment]
+    respelled = original[:-1] + alphabet[alphabet.index(original[-1]) + 1]
+    lenient = [base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)) for s in (original, respelled)]
+    assert lenient[0] == lenient[1]
+    parts[segment] = respelled
     assert rejected(harness, ".".join(parts)) == "malformed_token"
 
 
