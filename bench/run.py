@@ -16,53 +16,32 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-from bench import bundle, cold, evidence, report, sizing, verdicts
-from bench.contenders import Contender, InProcessContender, NodeContender, quiet_output
-from bench.fixtures import (
-    AUDIENCE,
-    ISSUER,
-    METHOD_ARN,
-    SCOPE_RULES,
-    TokenFactory,
-    jwks_document,
-    new_signing_key,
-    token_event,
-    with_bad_signature,
-)
+from bench import bundle, cold, evidence, figure, report, sizing, verdicts
+from bench.contenders import quiet_output
+from bench.fixtures import TokenFactory, jwks_document, new_signing_key, token_event
+from bench.flood import run_floods
 from bench.jwks_server import JwksServer
-from bench.limit import make_limit
-from bench.pyjwt_reference import make_handler
-from bench.rounds import ALLOWED, REJECTED, Case, run_rounds
+from bench.lineup import (
+    FULL,
+    QUICK,
+    build_cases,
+    build_contenders,
+    cold_cases,
+    common_env,
+    mint,
+    warmup_tokens,
+)
+from bench.results import Results
+from bench.rounds import run_rounds
 from bench.stats import paired_ratios, summarize
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
 NODE_MODULES = BENCH_DIR / "node_modules"
-REJECTION_KINDS = ("expired", "bad-signature", "garbage")
-FLOOD_TOKENS = 50
-
-
-@dataclass(frozen=True)
-class Plan:
-    name: str
-    rounds: int
-    batch: int
-    reject_batch: int
-    warmup_batches: int
-    cold_rounds: int
-    profile_tokens: int
-
-
-FULL = Plan(
-    "full", rounds=41, batch=500, reject_batch=80, warmup_batches=3, cold_rounds=25, profile_tokens=500
-)
-QUICK = Plan("quick", rounds=3, batch=20, reject_batch=6, warmup_batches=1, cold_rounds=2, profile_tokens=20)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -77,55 +56,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@dataclass
-class Tokens:
-    """Every token of the run, minted up front so no signing happens between timed batches."""
-
-    rounds: dict[str, list[list[str]]]
-    warmup: dict[str, list[list[str]]]
-    repeated: str
-    flood: list[str]
-    cold: str
-    after_flood: list[str]
-    profile: list[str]
-
-
-def mint(factory: TokenFactory, plan: Plan) -> Tokens:
-    attacker = new_signing_key("attacker")
-
-    def sets(count: int) -> dict[str, list[list[str]]]:
-        return {
-            "valid": [factory.valid(plan.batch) for _ in range(count)],
-            "expired": [factory.expired(plan.reject_batch) for _ in range(count)],
-            "bad-signature": [
-                [with_bad_signature(t) for t in factory.valid(plan.reject_batch)] for _ in range(count)
-            ],
-            "garbage": [factory.garbage(plan.reject_batch) for _ in range(count)],
-        }
-
-    return Tokens(
-        rounds=sets(plan.rounds),
-        warmup=sets(plan.warmup_batches),
-        repeated=factory.valid(1)[0],
-        flood=factory.unknown_kid(FLOOD_TOKENS, attacker),
-        cold=factory.valid(1)[0],
-        after_flood=factory.valid(4),
-        profile=factory.valid(plan.profile_tokens),
-    )
-
-
-def common_env(jwks_uri: str) -> dict[str, str]:
-    return {
-        "ISSUER": ISSUER,
-        "AUDIENCE": AUDIENCE,
-        "JWKS_URI": jwks_uri,
-        "ALGORITHMS": "RS256",
-        "SCOPE_RULES": json.dumps(SCOPE_RULES),
-        "RESOURCE": METHOD_ARN,
-        "BENCH_METHOD_ARN": METHOD_ARN,
-    }
-
-
 def import_handler(authorizer_root: Path, env: Mapping[str, str]) -> ModuleType:
     """Import the authorizer as Lambda does: its folder first on sys.path, configuration in os.environ."""
     os.environ.update(env)
@@ -138,141 +68,6 @@ def refetch_cooldown(env: Mapping[str, str]) -> float:
     """The cooldown the handler runs with (its default, as the issue asks), read from its own settings."""
     settings = importlib.import_module("gate.settings").Settings.from_env(env)
     return float(settings.jwks_refetch_cooldown_seconds)
-
-
-def build_contenders(
-    server: JwksServer, handler_module: ModuleType, public_key: Any, node: bool
-) -> dict[str, Contender]:
-    gate_handler = handler_module.handler
-    pyjwt_handler = make_handler(server.uri("pyjwt"), ISSUER, AUDIENCE)
-    contenders: dict[str, Contender] = {
-        "limit": InProcessContender(
-            "limit", "limit: raw verify + parse", make_limit(public_key), as_event=False
-        ),
-        "gate": InProcessContender("gate", "handler.handler", lambda e: gate_handler(e, None), as_event=True),
-        "pyjwt": InProcessContender(
-            "pyjwt", "PyJWT reference", lambda e: pyjwt_handler(e, None), as_event=True
-        ),
-    }
-    if node:
-        for key, label in (("aws-jwt-verify", "aws-jwt-verify (Node.js)"), ("original", "Node.js original")):
-            contenders[key] = NodeContender(key, label, key, common_env(server.uri(key)))
-    return contenders
-
-
-LABELS = {
-    "limit": "limit: raw verify + parse",
-    "gate": "handler.handler, distinct tokens",
-    "gate-repeat": "handler.handler, one repeated token",
-    "pyjwt": "PyJWT reference",
-    "aws-jwt-verify": "aws-jwt-verify (Node.js)",
-    "original": "Node.js original (jsonwebtoken + jwks-rsa)",
-}
-AUTHORIZERS = ("gate", "pyjwt", "aws-jwt-verify", "original")
-
-
-def build_cases(contenders: Mapping[str, Contender], tokens: Tokens) -> list[Case]:
-    def round_tokens(kind: str) -> Callable[[int], list[str]]:
-        return lambda index: tokens.rounds[kind][index]
-
-    cases = [
-        Case(key, LABELS[key], contenders[key], round_tokens("valid"), ALLOWED)
-        for key in ("limit", "gate", "pyjwt", "aws-jwt-verify", "original")
-        if key in contenders
-    ]
-    batch = len(tokens.rounds["valid"][0])
-    cases.insert(
-        2,
-        Case(
-            "gate-repeat",
-            LABELS["gate-repeat"],
-            contenders["gate"],
-            lambda _: [tokens.repeated] * batch,
-            ALLOWED,
-        ),
-    )
-    for key in AUTHORIZERS:
-        if key in contenders:
-            for kind in REJECTION_KINDS:
-                label = f"{LABELS[key].split(',')[0]}: {kind}"
-                cases.append(Case(f"{key}/{kind}", label, contenders[key], round_tokens(kind), REJECTED))
-    return cases
-
-
-def warmup_tokens(tokens: Tokens) -> Callable[[int, Case], list[str]]:
-    def pick(batch: int, case: Case) -> list[str]:
-        if case.key == "gate-repeat":
-            return [tokens.repeated] * len(tokens.warmup["valid"][batch])
-        kind = case.key.split("/", 1)[1] if "/" in case.key else "valid"
-        return tokens.warmup[kind][batch]
-
-    return pick
-
-
-def run_floods(
-    server: JwksServer, contenders: Mapping[str, Contender], tokens: Tokens, cooldown: float
-) -> list[verdicts.FloodOutcome]:
-    """Each authorizer, keys cached, meets 50 unknown kids; its JWKS requests are counted at the server.
-
-    handler.handler's flood starts once its cooldown since the last key fetch has run out, so its first
-    unknown kid may refetch and the flood tests the limit itself rather than a cooldown still running from
-    start-up. The peers meet the flood as they are; the table shows how long ago each last fetched.
-    """
-    outcomes = []
-    for index, key in enumerate(k for k in AUTHORIZERS if k in contenders):
-        contender = contenders[key]
-        last = server.last_request(key)
-        if key == "gate" and last is not None:
-            time.sleep(max(0.0, last + cooldown + 0.25 - time.monotonic()))
-        before = server.count(key)
-        started = time.monotonic()
-        result = contender.run(tokens.flood)
-        elapsed = time.monotonic() - started
-        requests = server.count(key) - before
-        after = contender.run([tokens.after_flood[index]])
-        valid_after = "allowed" if after.allowed == 1 else (", ".join(after.failures) or "rejected")
-        outcomes.append(
-            verdicts.FloodOutcome(
-                key,
-                LABELS[key].split(",")[0],
-                len(tokens.flood),
-                None if last is None else started - last,
-                requests,
-                elapsed,
-                int(elapsed // cooldown) + 1,
-                result.rejected,
-                dict(result.failures) | ({"allowed": result.allowed} if result.allowed else {}),
-                valid_after,
-            )
-        )
-    return outcomes
-
-
-COLD_LABELS = {
-    "python": "Python start, no imports",
-    "floor": "floor: Python + cryptography + urllib fetch + 1 verify",
-    "gate": "handler: import, key fetch, 1 decision",
-    "pyjwt": "PyJWT reference",
-    "node": "Node.js start, no requires",
-    "aws-jwt-verify": "aws-jwt-verify (Node.js)",
-    "original": "Node.js original",
-}
-
-
-def cold_cases(node: bool) -> list[cold.ColdCase]:
-    cases = [
-        cold.python_case("python", COLD_LABELS["python"], "bare"),
-        cold.python_case("floor", COLD_LABELS["floor"], "floor"),
-        cold.python_case("gate", COLD_LABELS["gate"], "gate"),
-        cold.python_case("pyjwt", COLD_LABELS["pyjwt"], "pyjwt"),
-    ]
-    if node:
-        cases += [
-            cold.node_case("node", COLD_LABELS["node"], "bare"),
-            cold.node_case("aws-jwt-verify", COLD_LABELS["aws-jwt-verify"], "aws-jwt-verify"),
-            cold.node_case("original", COLD_LABELS["original"], "original"),
-        ]
-    return cases
 
 
 def versions(node: bool) -> dict[str, str]:
@@ -394,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts.bundle(bundle_result),
     ]
     memory = sizing.memory_rows(warm_us["gate"].median, cold_ms["gate"].median)
-    results = report.Results(
+    results = Results(
         plan=f"{plan.name}: {plan.rounds} interleaved rounds x {plan.batch} distinct tokens per warm case "
         f"({plan.reject_batch} per rejection case), {plan.cold_rounds} cold rounds",
         when=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -419,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report.markdown(results))
-    (args.out / "results.svg").write_text(report.svg(results))
+    (args.out / "results.svg").write_text(figure.svg(results))
     print(
         f"wrote {args.out / 'results.md'} and {args.out / 'results.svg'} in {results.seconds:.0f} s",
         file=sys.stderr,

@@ -44,14 +44,17 @@ def cpu_share(memory_mb: int) -> float:
     return min(1.0, memory_mb / FULL_VCPU_MEMORY_MB)
 
 
+def billed_ms(milliseconds: float) -> int:
+    return max(1, math.ceil(milliseconds))
+
+
 def duration_cost(memory_mb: int, milliseconds: float) -> float:
-    billed_ms = max(1, math.ceil(milliseconds))
-    return memory_mb / 1024 * billed_ms / 1000 * ARM_PRICE_PER_GB_SECOND
+    return memory_mb / 1024 * billed_ms(milliseconds) / 1000 * ARM_PRICE_PER_GB_SECOND
 
 
-def memory_rows(warm_us: float, cold_ms: float) -> list[MemoryRow]:
+def memory_rows(warm_us: float, cold_ms: float, sizes: tuple[int, ...] = MEMORY_SIZES_MB) -> list[MemoryRow]:
     rows = []
-    for memory in MEMORY_SIZES_MB:
+    for memory in sizes:
         share = cpu_share(memory)
         warm_ms = warm_us / 1000 / share
         scaled_cold = cold_ms / share

@@ -4,9 +4,9 @@ Why validate here and not in the constructs: a bad value must stop `cdk synth` w
 key and shows a valid example, before any construct exists. Values arrive either as JSON from cdk.json or as
 strings from `-c key=value`, so every parser accepts both spellings.
 
-Why the parsers sit in a table (`_KEYS`): per-stage config blocks and identity-provider presets (a later
-issue) become additional layers of raw values in front of the same table; `StackConfig.from_context` only
-needs a getter, so layering is a getter that consults several mappings in order.
+Why the parsers sit in a table (`_KEYS`): per-stage config blocks and identity-provider presets are layers
+of raw values in front of the same table (stacks/stages.py builds the layered getter, stacks/presets.py the
+preset layer); `StackConfig.from_context` only needs a getter and the selected stage.
 
 This module deliberately does not import aws_cdk: config validation runs (and is tested) without jsii.
 """
@@ -54,6 +54,22 @@ _CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+/-]+")  # RFC 6838 restricted-name characters (and "/")
 _STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _REALM = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")  # printable, no '"' or '\' (quoted-string safe)
+_SNS_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}")
+_EMAIL = re.compile(r"[^@\s'\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# The claims the authorizer can read the audience from (AUDIENCE_CLAIM): RFC 7519 aud, RFC 9068/Cognito
+# client_id, OIDC azp (Keycloak), Okta cid.
+AUDIENCE_CLAIMS: Final = ("aud", "client_id", "azp", "cid")
+DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp")
+# Budgets inside Lambda's 4 KB environment (see MAX_SCOPE_RULES_JSON_CHARS).
+MAX_ADDITIONAL_ISSUERS_JSON_CHARS: Final = 1024
+MAX_REQUIRED_CLAIM_VALUES_JSON_CHARS: Final = 256
+# Placeholders a production stage refuses: the shipped examples and the usual "fill me in" spellings.
+_PLACEHOLDER = re.compile(
+    r"your[_-]|change[_-]?me|replace[_-]?me|placeholder|<[^>]*>|\{[^}]*\}|xxx|todo|tbd",
+    re.IGNORECASE,
+)
+_EXAMPLE_WORD = re.compile(r"(^|[^a-z0-9])example([^a-z0-9]|$)", re.IGNORECASE)
+_RESERVED_TLDS: Final = ("example", "test", "invalid", "localhost", "local")
 
 
 class ConfigError(ValueError):
@@ -90,6 +106,19 @@ class Route:
         return self.path[:-1] + "{proxy+}" if self.path.endswith("/*") else self.path
 
 
+ClaimValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """One extra issuer (multi-tenant): tokens whose `iss` equals it are checked against its own audience
+    and its own key set, never the primary issuer's."""
+
+    issuer: str
+    audience: tuple[str, ...]
+    jwks_uri: str | None = None
+
+
 @dataclass(frozen=True)
 class TokenRules:
     """What the authorizer enforces on every token (the authorizer's environment contract, typed)."""
@@ -103,6 +132,10 @@ class TokenRules:
     context_claims: tuple[str, ...] = ()
     leeway_seconds: int = 60
     scope_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    audience_claim: str = "aud"
+    scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
+    required_claim_values: Mapping[str, ClaimValue] = field(default_factory=lambda: MappingProxyType({}))
+    additional_issuers: tuple[TrustedIssuer, ...] = ()
 
     @property
     def protected_routes(self) -> tuple[Route, ...]:
@@ -120,10 +153,38 @@ class KeySetTiming:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """The deployment stage (`-c stage=NAME`): names the stack and its resources; production tightens checks.
+
+    `account`/`region` are None unless the stage pins them; the stack is then environment-agnostic and
+    deploys wherever the CLI's credentials point.
+    """
+
+    name: str = "dev"
+    production: bool = False
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """CloudWatch alarms of the stack and where they notify (an existing topic, a new one, or nowhere)."""
+
+    enabled: bool = True
+    topic_arn: str | None = None
+    email: str | None = None
+    server_error_rate_percent: float = 5
+
+
+@dataclass(frozen=True)
 class StackConfig:
-    """Everything the stack needs, validated; build it with `from_context`."""
+    """Everything the stack needs, validated; build it with `stacks.stages.load_config` (layers) or
+    `from_context` (already-flat values)."""
 
     token_rules: TokenRules
+    stage: Stage = Stage()
+    preset: str | None = None
+    alarms: AlarmSettings = AlarmSettings()
     key_set: KeySetTiming = KeySetTiming()
     public_routes: tuple[Route, ...] = ()
     authorizer_cache_ttl_seconds: int = 300
@@ -133,7 +194,7 @@ class StackConfig:
     throttling_burst_limit: int = 200
     tracing: bool = True
     cors_origins: tuple[str, ...] = ()
-    stage_name: str = "prod"
+    stage_name: str = "dev"
     realm: str = "jwt-gate"
     api_gateway_account_log_role: bool = True
 
@@ -143,20 +204,47 @@ class StackConfig:
         return self.token_rules.protected_routes + self.public_routes
 
     @classmethod
-    def from_context(cls, get: ContextGetter) -> StackConfig:
+    def from_context(
+        cls, get: ContextGetter, *, stage: Stage | None = None, preset: str | None = None
+    ) -> StackConfig:
         """Parse and validate every key; raises ConfigError for the first bad one."""
+        stage = stage or Stage()
         v: dict[str, Any] = {name: spec.read(name, get) for name, spec in _KEYS.items()}
+        audience_claim: str = v["audienceClaim"]
+        required_claims: tuple[str, ...] = (
+            tuple(dict.fromkeys(("iss", audience_claim, "exp", "sub")))
+            if v["requiredClaims"] is None
+            else v["requiredClaims"]
+        )
         token_rules = TokenRules(
             issuer=v["issuer"],
             audience=v["audience"],
             jwks_uri=v["jwksUri"],
             algorithms=v["algorithms"],
             token_types=v["tokenTypes"],
-            required_claims=v["requiredClaims"],
+            required_claims=required_claims,
             context_claims=v["contextClaims"],
             leeway_seconds=v["leewaySeconds"],
             scope_rules=v["scopeRules"],
+            audience_claim=audience_claim,
+            scope_claims=v["scopeClaims"],
+            required_claim_values=v["requiredClaimValues"],
+            additional_issuers=v["additionalIssuers"],
         )
+        if any(extra.issuer == token_rules.issuer for extra in token_rules.additional_issuers):
+            raise ConfigError(
+                "additionalIssuers",
+                f"repeats the primary issuer {token_rules.issuer!r}",
+                _KEYS["additionalIssuers"].example,
+            )
+        if v["alarmTopicArn"] is not None and v["alarmEmail"] is not None:
+            raise ConfigError(
+                "alarmEmail",
+                "cannot be combined with alarmTopicArn (subscribe the address to that topic instead)",
+                _KEYS["alarmEmail"].example,
+            )
+        if stage.production:
+            _check_production(token_rules, stage.name)
         key_set = KeySetTiming(
             cache_seconds=v["jwksCacheSeconds"],
             max_stale_seconds=v["jwksMaxStaleSeconds"],
@@ -186,6 +274,14 @@ class StackConfig:
             )
         return cls(
             token_rules=token_rules,
+            stage=stage,
+            preset=preset,
+            alarms=AlarmSettings(
+                enabled=v["alarms"],
+                topic_arn=v["alarmTopicArn"],
+                email=v["alarmEmail"],
+                server_error_rate_percent=v["alarm5xxRatePercent"],
+            ),
             key_set=key_set,
             public_routes=public_routes,
             authorizer_cache_ttl_seconds=v["authorizerCacheTtlSeconds"],
@@ -195,7 +291,7 @@ class StackConfig:
             throttling_burst_limit=v["throttlingBurstLimit"],
             tracing=v["tracing"],
             cors_origins=v["corsOrigins"],
-            stage_name=v["stageName"],
+            stage_name=v["stageName"] or stage.name,
             realm=v["realm"],
             api_gateway_account_log_role=v["apiGatewayAccountLogRole"],
         )
@@ -459,6 +555,120 @@ def _retention(raw: object, key: str) -> int:
     return days
 
 
+def placeholder_problem(value: str) -> str | None:
+    """Why `value` looks like an example or a fill-me-in value (None when it does not)."""
+    if _PLACEHOLDER.search(value):
+        return "looks like a placeholder"
+    host = urlsplit(value).hostname if "://" in value else None
+    if host is not None:
+        labels = host.split(".")
+        if "example" in labels or labels[-1] in _RESERVED_TLDS:
+            return "uses an example or reserved domain"
+        if _is_loopback_host(host):
+            return "points at a loopback host (local runs only)"
+    elif _EXAMPLE_WORD.search(value):
+        return "looks like an example value"
+    return None
+
+
+def _check_production(rules: TokenRules, stage_name: str) -> None:
+    """A production stage must trust a real identity provider and name real audiences (issue 6)."""
+    checks: list[tuple[str, str]] = [("issuer", rules.issuer)]
+    if rules.jwks_uri is not None:
+        checks.append(("jwksUri", rules.jwks_uri))
+    checks += [("audience", value) for value in rules.audience]
+    for extra in rules.additional_issuers:
+        checks.append(("additionalIssuers", extra.issuer))
+        if extra.jwks_uri is not None:
+            checks.append(("additionalIssuers", extra.jwks_uri))
+        checks += [("additionalIssuers", value) for value in extra.audience]
+    for key, value in checks:
+        problem = placeholder_problem(value)
+        if problem is not None:
+            raise ConfigError(
+                key,
+                f"the production stage {stage_name!r} refuses {value!r}: it {problem}; set the real value",
+                _KEYS[key].example,
+            )
+
+
+def _claim_name(raw: object, key: str) -> str:
+    if not isinstance(raw, str) or not _CLAIM_NAME.fullmatch(raw):
+        raise _InvalidValueError(f"must be a claim name, got {raw!r}")
+    return raw
+
+
+def _audience_claim(raw: object, key: str) -> str:
+    if raw not in AUDIENCE_CLAIMS:
+        raise _InvalidValueError(f"must be one of {', '.join(AUDIENCE_CLAIMS)}, got {raw!r}")
+    return str(raw)
+
+
+def _scope_claims(raw: object, key: str) -> tuple[str, ...]:
+    items = _names(_CLAIM_NAME, "claim name")(raw, key)
+    if not items:
+        raise _InvalidValueError("needs at least one claim name")
+    return items
+
+
+def _required_claim_values(raw: object, key: str) -> Mapping[str, ClaimValue]:
+    values: dict[str, ClaimValue] = {}
+    for claim, value in _object(raw).items():
+        _claim_name(claim, key)
+        if not isinstance(value, str | int | float) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise _InvalidValueError(f"the value of {claim!r} must be a string, number or boolean")
+        values[claim] = value
+    if len(json.dumps(values, separators=(",", ":"))) > MAX_REQUIRED_CLAIM_VALUES_JSON_CHARS:
+        raise _InvalidValueError(f"is too large (over {MAX_REQUIRED_CLAIM_VALUES_JSON_CHARS} characters)")
+    return MappingProxyType(values)
+
+
+def _additional_issuers(raw: object, key: str) -> tuple[TrustedIssuer, ...]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as err:
+            raise _InvalidValueError(f"is not a valid JSON list ({err.msg})") from None
+    if not isinstance(raw, list):
+        raise _InvalidValueError("must be a JSON list of issuer objects")
+    issuers: list[TrustedIssuer] = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not {"issuer", "audience"} <= entry.keys() <= {
+            "issuer",
+            "audience",
+            "jwksUri",
+        }:
+            raise _InvalidValueError(
+                'each entry must be an object with "issuer", "audience" and optionally "jwksUri"'
+            )
+        jwks_uri = entry.get("jwksUri")
+        issuers.append(
+            TrustedIssuer(
+                issuer=_url(entry["issuer"], key),
+                audience=_audience(entry["audience"], key),
+                jwks_uri=None if jwks_uri in (None, "") else _url(jwks_uri, key),
+            )
+        )
+    if len({extra.issuer for extra in issuers}) != len(issuers):
+        raise _InvalidValueError("must not list an issuer twice")
+    if len(additional_issuers_json(tuple(issuers))) > MAX_ADDITIONAL_ISSUERS_JSON_CHARS:
+        raise _InvalidValueError(f"is too large (over {MAX_ADDITIONAL_ISSUERS_JSON_CHARS} characters)")
+    return tuple(issuers)
+
+
+def additional_issuers_json(issuers: tuple[TrustedIssuer, ...]) -> str:
+    """ADDITIONAL_ISSUERS as the authorizer reads it: compact JSON, jwksUri only when set."""
+    entries: list[dict[str, object]] = []
+    for extra in issuers:
+        entry: dict[str, object] = {"issuer": extra.issuer, "audience": list(extra.audience)}
+        if extra.jwks_uri is not None:
+            entry["jwksUri"] = extra.jwks_uri
+        entries.append(entry)
+    return json.dumps(entries, separators=(",", ":"))
+
+
 _KEYS: Final[dict[str, _KeySpec]] = {
     "issuer": _KeySpec(_url, "https://your-tenant.example.com/", required=True),
     "audience": _KeySpec(_audience, "api://orders,api://billing", required=True),
@@ -467,9 +677,8 @@ _KEYS: Final[dict[str, _KeySpec]] = {
     "scopeRules": _KeySpec(_scope_rules, '\'{"GET /hello": "items:read"}\'', {}),
     "publicRoutes": _KeySpec(_public_routes, "'[\"GET /health\"]'", []),
     "tokenTypes": _KeySpec(_names(_MEDIA_TYPE, "token type"), "at+jwt,application/at+jwt", []),
-    "requiredClaims": _KeySpec(
-        _names(_CLAIM_NAME, "claim name"), "iss,aud,exp,sub,client_id", ["iss", "aud", "exp", "sub"]
-    ),
+    # Default: iss, exp, sub and the audience claim (so iss,aud,exp,sub unless audienceClaim changes it).
+    "requiredClaims": _KeySpec(_names(_CLAIM_NAME, "claim name"), "iss,aud,exp,sub,client_id"),
     "contextClaims": _KeySpec(_names(_CLAIM_NAME, "claim name"), "email,tenant", []),
     "leewaySeconds": _KeySpec(_integer(0, 300), "60", 60),
     "authorizerCacheTtlSeconds": _KeySpec(_integer(0, 3600), "300", 300),
@@ -483,11 +692,26 @@ _KEYS: Final[dict[str, _KeySpec]] = {
     "throttlingBurstLimit": _KeySpec(_integer(1, 5000), "200", 200),
     "tracing": _KeySpec(_boolean, "true", True),
     "corsOrigins": _KeySpec(_cors_origins, "https://app.example.com", []),
-    "stageName": _KeySpec(_pattern(_STAGE_NAME, "letters, digits, - or _ (up to 128)"), "prod", "prod"),
+    # Default: the deployment stage's name (-c stage=NAME).
+    "stageName": _KeySpec(_pattern(_STAGE_NAME, "letters, digits, - or _ (up to 128)"), "prod"),
     "realm": _KeySpec(
         _pattern(_REALM, 'printable text without " or \\ (up to 64)'), "orders-api", "jwt-gate"
     ),
     "apiGatewayAccountLogRole": _KeySpec(_boolean, "false", True),
+    "audienceClaim": _KeySpec(_audience_claim, "client_id", "aud"),
+    "scopeClaims": _KeySpec(_scope_claims, "scope,permissions", list(DEFAULT_SCOPE_CLAIMS)),
+    "requiredClaimValues": _KeySpec(_required_claim_values, '\'{"token_use":"access"}\'', {}),
+    "additionalIssuers": _KeySpec(
+        _additional_issuers,
+        '\'[{"issuer":"https://login.microsoftonline.com/<tenant-id>/v2.0","audience":["<app-id>"]}]\'',
+        [],
+    ),
+    "alarms": _KeySpec(_boolean, "false", True),
+    "alarmTopicArn": _KeySpec(
+        _pattern(_SNS_TOPIC_ARN, "an SNS topic ARN"), "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
+    ),
+    "alarmEmail": _KeySpec(_pattern(_EMAIL, "an email address"), "ops@your-company.com"),
+    "alarm5xxRatePercent": _KeySpec(_number(0, 100, low_inclusive=False), "5", 5),
 }
 
 CONFIG_KEYS: Final = tuple(_KEYS)

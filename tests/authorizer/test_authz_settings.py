@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gate.errors import ConfigError
-from gate.settings import ScopeRule, Settings
+from gate.settings import ScopeRule, Settings, TrustedIssuer
 
 MINIMAL = {"ISSUER": "https://idp.example.com/tenant/", "AUDIENCE": "api://orders"}
 
@@ -29,6 +29,10 @@ def test_defaults():
         jwks_refetch_cooldown_seconds=10.0,
         resource_arn=None,
         context_claims=(),
+        audience_claim="aud",
+        scope_claims=("scope", "scp"),
+        required_claim_values=(),
+        additional_issuers=(),
     )
 
 
@@ -42,6 +46,10 @@ def test_empty_values_mean_defaults():
             "REQUIRED_CLAIMS",
             "SCOPE_RULES",
             "RESOURCE_ARN",
+            "AUDIENCE_CLAIM",
+            "SCOPE_CLAIMS",
+            "REQUIRED_CLAIM_VALUES",
+            "ADDITIONAL_ISSUERS",
         ],
         "",
     )
@@ -148,3 +156,219 @@ def test_plain_http_is_allowed_on_loopback_only(url):
 def test_loopback_http_issuer_discovers_over_http():
     settings = Settings.from_env({**MINIMAL, "ISSUER": "http://localhost:3000"})
     assert settings.discovery_uri == "http://localhost:3000/.well-known/openid-configuration"
+
+
+# --- identity-provider profiles (issue 6) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("audience_claim", "required_claims"),
+    [
+        ("aud", ("iss", "aud", "exp", "sub")),
+        ("client_id", ("iss", "client_id", "exp", "sub")),
+        ("azp", ("iss", "azp", "exp", "sub")),
+        ("cid", ("iss", "cid", "exp", "sub")),
+    ],
+)
+def test_audience_claim_replaces_aud_in_the_default_required_claims(audience_claim, required_claims):
+    settings = Settings.from_env({**MINIMAL, "AUDIENCE_CLAIM": audience_claim})
+    assert (settings.audience_claim, settings.required_claims) == (audience_claim, required_claims)
+
+
+def test_explicit_required_claims_win_over_the_audience_claim_default():
+    settings = Settings.from_env({**MINIMAL, "AUDIENCE_CLAIM": "client_id", "REQUIRED_CLAIMS": "iss,aud,exp"})
+    assert settings.required_claims == ("iss", "aud", "exp")
+
+
+def test_identity_provider_variables_are_parsed():
+    settings = Settings.from_env(
+        {
+            **MINIMAL,
+            "SCOPE_CLAIMS": "scp, roles,permissions,scp",
+            "REQUIRED_CLAIM_VALUES": '{"token_use":"access","ver":2,"ratio":0.5,"email_verified":true}',
+            "ADDITIONAL_ISSUERS": json.dumps(
+                [
+                    {"issuer": "https://login.example.com/tenant-b/v2.0", "audience": ["api-b", "api-b2"]},
+                    {
+                        "issuer": "tenant-c",
+                        "audience": ["api-c"],
+                        "jwksUri": "http://127.0.0.1:9000/c/jwks",
+                    },
+                ]
+            ),
+        }
+    )
+    assert settings.scope_claims == ("scp", "roles", "permissions")
+    assert settings.required_claim_values == (
+        ("token_use", "access"),
+        ("ver", 2),
+        ("ratio", 0.5),
+        ("email_verified", True),
+    )
+    assert settings.additional_issuers == (
+        TrustedIssuer(
+            issuer="https://login.example.com/tenant-b/v2.0",
+            audiences=frozenset({"api-b", "api-b2"}),
+            jwks_uri=None,
+            discovery_uri="https://login.example.com/tenant-b/v2.0/.well-known/openid-configuration",
+        ),
+        TrustedIssuer(
+            issuer="tenant-c",
+            audiences=frozenset({"api-c"}),
+            jwks_uri="http://127.0.0.1:9000/c/jwks",
+            discovery_uri=None,
+        ),
+    )
+    assert settings.trusted_issuers[0] == TrustedIssuer(
+        issuer="https://idp.example.com/tenant/",
+        audiences=frozenset({"api://orders"}),
+        jwks_uri=None,
+        discovery_uri="https://idp.example.com/tenant/.well-known/openid-configuration",
+    )
+    assert settings.trusted_issuers[1:] == settings.additional_issuers
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("REQUIRED_CLAIM_VALUES", "{}"), ("ADDITIONAL_ISSUERS", "[]")]
+)
+def test_empty_json_documents_mean_nothing_configured(variable, value):
+    assert Settings.from_env({**MINIMAL, variable: value}) == Settings.from_env(MINIMAL)
+
+
+ISSUER_B = {"issuer": "https://b.example.com", "audience": ["api-b"]}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "AUDIENCE_CLAIM",
+            "sub",
+            "AUDIENCE_CLAIM: 'sub' is not supported; choose from aud, azp, cid, client_id",
+        ),
+        (
+            "AUDIENCE_CLAIM",
+            "Aud",
+            "AUDIENCE_CLAIM: 'Aud' is not supported; choose from aud, azp, cid, client_id",
+        ),
+        ("SCOPE_CLAIMS", "scope,,scp", "SCOPE_CLAIMS: empty entry in comma-separated list 'scope,,scp'"),
+        ("SCOPE_CLAIMS", "my scope", "SCOPE_CLAIMS: invalid claim name 'my scope'"),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            "token_use=access",
+            "REQUIRED_CLAIM_VALUES: not valid JSON (Expecting value: line 1 column 1 (char 0))",
+        ),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            '["token_use"]',
+            'REQUIRED_CLAIM_VALUES: expected a JSON object {"claim": value}',
+        ),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            '{"a":"x","a":"y"}',
+            """REQUIRED_CLAIM_VALUES: duplicate member name in '{"a":"x","a":"y"}'""",
+        ),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            '{"token_use":null}',
+            "REQUIRED_CLAIM_VALUES: value of 'token_use' must be a string, number or boolean, got None",
+        ),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            '{"groups":["admin"]}',
+            "REQUIRED_CLAIM_VALUES: value of 'groups' must be a string, number or boolean, got ['admin']",
+        ),
+        (
+            "REQUIRED_CLAIM_VALUES",
+            '{"acr":{"x":1}}',
+            "REQUIRED_CLAIM_VALUES: value of 'acr' must be a string, number or boolean, got {'x': 1}",
+        ),
+        ("REQUIRED_CLAIM_VALUES", '{"ver":NaN}', "REQUIRED_CLAIM_VALUES: NaN is not JSON"),
+        ("REQUIRED_CLAIM_VALUES", '{"":"x"}', "REQUIRED_CLAIM_VALUES: invalid claim name ''"),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps(ISSUER_B),
+            'ADDITIONAL_ISSUERS: expected a JSON array [{"issuer": ..., "audience": [...], "jwksUri": ...}]',
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            '[{"issuer":"https://b.example.com"}]',
+            "ADDITIONAL_ISSUERS: entry 0 must be an object with issuer, audience and optionally jwksUri, "
+            "got {'issuer': 'https://b.example.com'}",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps(
+                [ISSUER_B, {**ISSUER_B, "issuer": "https://c.example.com", "jwks_uri": "https://c/k"}]
+            ),
+            "ADDITIONAL_ISSUERS: entry 1 must be an object with issuer, audience and optionally jwksUri, "
+            "got {'issuer': 'https://c.example.com', 'audience': ['api-b'], 'jwks_uri': 'https://c/k'}",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            '["https://b.example.com"]',
+            "ADDITIONAL_ISSUERS: entry 0 must be an object with issuer, audience and optionally jwksUri, "
+            "got 'https://b.example.com'",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "issuer": ""}]),
+            "ADDITIONAL_ISSUERS: entry 0: issuer must be a non-empty string without surrounding spaces",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "issuer": "https://b.example.com "}]),
+            "ADDITIONAL_ISSUERS: entry 0: issuer must be a non-empty string without surrounding spaces",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "issuer": "https://idp.example.com/tenant/"}]),
+            "ADDITIONAL_ISSUERS: entry 0: issuer 'https://idp.example.com/tenant/' is configured twice",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([ISSUER_B, ISSUER_B]),
+            "ADDITIONAL_ISSUERS: entry 1: issuer 'https://b.example.com' is configured twice",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "audience": "api-b"}]),
+            "ADDITIONAL_ISSUERS: entry 0: audience must be a non-empty array of non-empty strings",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "audience": []}]),
+            "ADDITIONAL_ISSUERS: entry 0: audience must be a non-empty array of non-empty strings",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "audience": ["api-b", ""]}]),
+            "ADDITIONAL_ISSUERS: entry 0: audience must be a non-empty array of non-empty strings",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "jwksUri": ["https://b.example.com/keys"]}]),
+            "ADDITIONAL_ISSUERS: entry 0: jwksUri must be a string",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "jwksUri": "http://b.example.com/keys"}]),
+            "ADDITIONAL_ISSUERS: plain http is only allowed for loopback hosts: 'http://b.example.com/keys'",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "issuer": "http://b.example.com"}]),
+            "ADDITIONAL_ISSUERS: plain http is only allowed for loopback hosts: "
+            "'http://b.example.com/.well-known/openid-configuration'",
+        ),
+        (
+            "ADDITIONAL_ISSUERS",
+            json.dumps([{**ISSUER_B, "issuer": "tenant-b"}]),
+            "ADDITIONAL_ISSUERS: URL has no host: 'tenant-b/.well-known/openid-configuration'",
+        ),
+    ],
+)
+def test_invalid_identity_provider_values_fail_with_exact_messages(variable, value, message):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**MINIMAL, variable: value})
+    assert (caught.value.variable, str(caught.value)) == (variable, message)

@@ -11,8 +11,9 @@ Choices the contract leaves open:
   API it was not configured for, and a 401 would make clients throw good tokens away;
 * an event without a parsable ``methodArn`` (never sent by API Gateway) is rejected as
   ``malformed_event`` (401);
-* context: ``sub``, ``scope`` (the token's scopes, space-separated, ``""`` if none), ``client_id``
-  (the ``client_id`` claim, ``""`` if absent or not a string), ``iss``, plus CONTEXT_CLAIMS whose
+* context: ``sub``, ``scope`` (the scopes granted by SCOPE_CLAIMS, space-separated, ``""`` if
+  none), ``client_id`` (the ``client_id`` claim - or the AUDIENCE_CLAIM when that names the client,
+  ``azp`` or ``cid`` - ``""`` if absent or not a string), ``iss``, plus CONTEXT_CLAIMS whose
   values are strings, finite numbers or booleans (others are left out);
 * ``principalId`` is ``sub``, else ``client_id``, else ``"unknown"``.
 """
@@ -54,8 +55,14 @@ class Authorizer:
         write: Write | None = None,
     ) -> None:
         self._log = DecisionLog(write) if write is not None else DecisionLog()
-        self._keys = KeySet(settings, clock=clock, fetch=fetch, report=self._log.event)
-        self._verifier = Verifier(settings, self._keys, clock=clock)
+        self._key_sets = {
+            trusted.issuer: KeySet(settings, clock=clock, fetch=fetch, report=self._log.event, source=trusted)
+            for trusted in settings.trusted_issuers
+        }
+        self._keys = self._key_sets[settings.issuer]
+        self._verifier = Verifier(settings, self._key_sets, clock=clock)
+        self._scope_claims = settings.scope_claims
+        self._client_claim = settings.audience_claim if settings.audience_claim != "aud" else "client_id"
         self._policies = PolicyBook(settings.scope_rules)
         self._resource_arn = settings.resource_arn
         self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
@@ -66,6 +73,11 @@ class Authorizer:
         return cls(Settings.from_env(env), **options)
 
     def prefetch_keys(self) -> bool:
+        """Fetch the primary issuer's keys (cold start); additional issuers' key sets fill lazily.
+
+        Lazily, because a cold start must not wait on (or fail with) every tenant's identity provider
+        in turn, nor spend requests on tenants that never call this container.
+        """
         return self._keys.prefetch()
 
     def handle(self, event: object) -> dict[str, Any]:
@@ -86,14 +98,14 @@ class Authorizer:
             )
             raise
         claims = verified.claims
-        scope_string = _scope_string(claims)
+        scope_string = scope_string_of(claims, self._scope_claims)
         policy: Policy
         if self._inside is not None and self._inside.fullmatch(method.arn) is None:
             policy, outcome, reason = deny_all(method.prefix), "deny", RESOURCE_OUTSIDE_API
         else:
             policy = self._policies.policy_for(scope_string, self._resource_arn or method.prefix)
             outcome, reason = ("allow", OK) if policy.allows(method.arn) else ("deny", INSUFFICIENT_SCOPE)
-        client_id = claims.get("client_id")
+        client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
             client_id = ""
         sub = verified.sub
@@ -115,21 +127,31 @@ class Authorizer:
         }
 
 
-def _scope_string(claims: dict[str, Any]) -> str:
-    """The token's scopes as one space-separated string (``scope`` string, ``scp`` string or list).
+def scope_string_of(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> str:
+    """The token's scopes from SCOPE_CLAIMS as one space-separated string (their union).
 
-    The string alone determines the scope set (list entries are split on spaces too), which is what
-    lets the policy memo be keyed by it.
+    Each claim is a space-separated string or a list of strings, except ``scope``, a string only
+    (RFC 9068 section 2.2.3). Other values, and non-string list entries, grant nothing. A lone
+    string is returned as sent; otherwise the parts are split on spaces (so list entries are too),
+    deduplicated and joined. The string alone determines the scope set, which is what lets the
+    policy memo be keyed by it.
     """
-    scope = claims.get("scope")
-    scp = claims.get("scp")
-    if scp is None:
-        return scope if type(scope) is str else ""
-    parts: list[str] = scope.split(" ") if type(scope) is str else []
-    if type(scp) is str:
-        parts += scp.split(" ")
-    elif type(scp) is list:
-        for entry in scp:
-            if type(entry) is str:
-                parts += entry.split(" ")
-    return " ".join(p for p in parts if p)
+    lone: str | None = None
+    parts: list[str] | None = None
+    for name in scope_claims:
+        value = claims.get(name)
+        if type(value) is str:
+            if parts is None and lone is None:
+                lone = value
+                continue
+            found = value.split(" ")
+        elif type(value) is list and name != "scope":
+            found = [p for entry in value if type(entry) is str for p in entry.split(" ")]
+        else:
+            continue
+        if parts is None:
+            parts = lone.split(" ") if lone is not None else []
+        parts += found
+    if parts is None:
+        return lone or ""
+    return " ".join(dict.fromkeys(p for p in parts if p))

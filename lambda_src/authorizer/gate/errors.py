@@ -37,6 +37,7 @@ NOT_YET_VALID: Final = "not_yet_valid"
 ISSUED_IN_FUTURE: Final = "issued_in_future"
 ISSUER_MISMATCH: Final = "issuer_mismatch"
 AUDIENCE_MISMATCH: Final = "audience_mismatch"
+CLAIM_VALUE_MISMATCH: Final = "claim_value_mismatch"  # a REQUIRED_CLAIM_VALUES entry does not hold
 # Outcomes that are policies, not errors.
 OK: Final = "ok"
 INSUFFICIENT_SCOPE: Final = "insufficient_scope"

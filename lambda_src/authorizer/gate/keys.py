@@ -35,7 +35,7 @@ from jwt.exceptions import PyJWTError
 
 from gate.errors import KEY_ALG_MISMATCH, MISSING_KID, UNKNOWN_KID, KeysUnavailable, Rejection
 from gate.fetch import FetchError, fetch_json
-from gate.settings import Settings, fetch_url_problem
+from gate.settings import Settings, TrustedIssuer, fetch_url_problem
 
 PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
 Fetch = Callable[..., Any]
@@ -130,7 +130,11 @@ def _fingerprint(jwk: object) -> str | None:
 
 
 class KeySet:
-    """Keys by kid, fetched from JWKS_URI (or the discovered ``jwks_uri``) and kept per container."""
+    """Keys by kid of one issuer, fetched from its JWKS URI (or discovered ``jwks_uri``), per container.
+
+    Each trusted issuer gets its own KeySet (``source``; the primary issuer by default), so a key is
+    only ever used for tokens of the issuer that published it, even when two issuers reuse a kid.
+    """
 
     def __init__(
         self,
@@ -139,10 +143,12 @@ class KeySet:
         clock: Callable[[], float],
         fetch: Fetch = fetch_json,
         report: Report | None = None,
+        source: TrustedIssuer | None = None,
     ) -> None:
-        self._issuer = settings.issuer
-        self._jwks_uri = settings.jwks_uri
-        self._discovery_uri = settings.discovery_uri
+        source = source or settings.trusted_issuers[0]
+        self._issuer = source.issuer
+        self._jwks_uri = source.jwks_uri
+        self._discovery_uri = source.discovery_uri
         self._algorithms = settings.algorithms
         self._fresh_for = settings.jwks_cache_seconds
         self._usable_for = settings.jwks_cache_seconds + settings.jwks_max_stale_seconds
@@ -150,7 +156,7 @@ class KeySet:
         self._timeout = settings.jwks_timeout_seconds
         self._clock = clock
         self._fetch = fetch
-        self._report = report or (lambda _event, _fields: None)
+        self._report_to = report or (lambda _event, _fields: None)
         self._lock = threading.Lock()
         self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
         self._lone: VerificationKey | None = None  # the only key, for tokens without kid
@@ -160,6 +166,9 @@ class KeySet:
         self._last_error = "no key set fetched yet"
         self._discovered_jwks_uri: str | None = None
         self._parsed: dict[str, VerificationKey] = {}
+
+    def _report(self, event: str, fields: Mapping[str, object]) -> None:
+        self._report_to(event, {"issuer": self._issuer, **fields})
 
     def key_for(self, kid: str | None, alg: str) -> VerificationKey:
         """The trusted key for ``kid`` that may verify ``alg``; Rejection or KeysUnavailable otherwise."""
@@ -241,7 +250,9 @@ class KeySet:
         if not isinstance(document, dict):
             raise FetchError(f"{self._discovery_uri}: discovery document is not a JSON object")
         if document.get("issuer") != self._issuer:
-            raise FetchError(f"{self._discovery_uri}: discovery issuer {document.get('issuer')!r} != ISSUER")
+            raise FetchError(
+                f"{self._discovery_uri}: discovery issuer {document.get('issuer')!r} != {self._issuer!r}"
+            )
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str):
             raise FetchError(f"{self._discovery_uri}: discovery document has no jwks_uri")

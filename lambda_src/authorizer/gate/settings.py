@@ -5,6 +5,23 @@ Every variable is validated here so that a misconfigured authorizer fails its in
 rejecting everything. An empty value means "unset" (the default applies), because deployment tools
 often render absent options as empty strings; that also means REQUIRED_CLAIMS can be narrowed but
 never accidentally emptied.
+
+Identity-provider profiles (issue 6) add four variables whose defaults keep the issue 3 behaviour:
+
+* AUDIENCE_CLAIM [aud]: the claim that must hold one of AUDIENCE - ``aud`` (string or array), or a
+  client claim (``client_id``, ``azp``, ``cid``; a string) for providers whose access tokens carry no
+  usable ``aud`` (Cognito). REQUIRED_CLAIMS then defaults to ``iss,<AUDIENCE_CLAIM>,exp,sub``, so
+  ``aud`` is neither required nor checked unless REQUIRED_CLAIMS or REQUIRED_CLAIM_VALUES name it.
+* SCOPE_CLAIMS [scope,scp]: the claims whose scopes are united. Each is a space-separated string or
+  a list of strings, except ``scope`` itself, which RFC 9068 defines as a string only (a list there
+  is ignored, as before). Claim names are top-level: nested claims such as Keycloak's
+  ``realm_access.roles`` are not reachable, because real claim names contain dots (Auth0's
+  namespaced claims) and a path syntax would be ambiguous.
+* REQUIRED_CLAIM_VALUES [{}]: claim -> exact value (string, number or boolean; type included, so
+  ``true`` never equals ``1``), e.g. ``{"token_use":"access"}`` to refuse Cognito ID tokens.
+* ADDITIONAL_ISSUERS [none]: ``[{"issuer": ..., "audience": [...], "jwksUri": ...?}]``, further
+  trusted issuers, each with its own audiences and its own key set (discovered from its issuer
+  when ``jwksUri`` is absent). ISSUER/AUDIENCE/JWKS_URI stay the primary issuer.
 """
 
 from __future__ import annotations
@@ -25,6 +42,9 @@ SUPPORTED_ALGORITHMS: Final = frozenset(
 )
 HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"})
 DEFAULT_REQUIRED_CLAIMS: Final = ("iss", "aud", "exp", "sub")
+AUDIENCE_CLAIMS: Final = ("aud", "azp", "cid", "client_id")
+DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp")
+ISSUER_MEMBERS: Final = frozenset({"issuer", "audience", "jwksUri"})
 
 MAX_RULES: Final = 100
 # API Gateway limits a policy Resource ARN to 512 characters. Without RESOURCE_ARN the prefix comes
@@ -55,6 +75,22 @@ class ScopeRule:
         return f"{self.method}/{self.path[1:]}"
 
 
+ClaimValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """One issuer whose tokens are accepted: its exact ``iss``, its audiences and where its keys live.
+
+    Exactly one of ``jwks_uri`` and ``discovery_uri`` is set.
+    """
+
+    issuer: str
+    audiences: frozenset[str]
+    jwks_uri: str | None
+    discovery_uri: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     issuer: str
@@ -72,19 +108,26 @@ class Settings:
     jwks_refetch_cooldown_seconds: float
     resource_arn: str | None
     context_claims: tuple[str, ...]
+    audience_claim: str = "aud"
+    scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
+    required_claim_values: tuple[tuple[str, ClaimValue], ...] = ()
+    additional_issuers: tuple[TrustedIssuer, ...] = ()
+
+    @property
+    def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
+        """The primary issuer (ISSUER, AUDIENCE, JWKS_URI) first, then ADDITIONAL_ISSUERS."""
+        primary = TrustedIssuer(self.issuer, self.audiences, self.jwks_uri, self.discovery_uri)
+        return (primary, *self.additional_issuers)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         issuer = _required(env, "ISSUER")
         jwks_uri = _optional(env, "JWKS_URI")
-        discovery_uri: str | None = None
         if jwks_uri is not None:
             _check_fetch_url("JWKS_URI", jwks_uri)
-        else:
-            # OpenID Connect Discovery 1.0 section 4: drop one terminating "/" before appending.
-            discovery_uri = issuer.removesuffix("/") + "/.well-known/openid-configuration"
-            _check_fetch_url("ISSUER", discovery_uri)
+        discovery_uri = None if jwks_uri is not None else _discovery_uri("ISSUER", issuer)
         resource_arn = _resource_arn(env)
+        audience_claim = _audience_claim(env)
         return cls(
             issuer=issuer,
             audiences=frozenset(_csv(env, "AUDIENCE", required=True)),
@@ -93,7 +136,7 @@ class Settings:
             algorithms=_algorithms(env),
             leeway_seconds=_seconds(env, "LEEWAY_SECONDS", 60.0, maximum=MAX_LEEWAY_SECONDS),
             token_types=frozenset(t.lower() for t in _csv(env, "TOKEN_TYPES")),
-            required_claims=_claim_names(env, "REQUIRED_CLAIMS") or DEFAULT_REQUIRED_CLAIMS,
+            required_claims=_claim_names(env, "REQUIRED_CLAIMS") or _default_required(audience_claim),
             scope_rules=_scope_rules(env, resource_arn),
             jwks_cache_seconds=_seconds(env, "JWKS_CACHE_SECONDS", 600.0),
             jwks_max_stale_seconds=_seconds(env, "JWKS_MAX_STALE_SECONDS", 86400.0),
@@ -103,6 +146,10 @@ class Settings:
             jwks_refetch_cooldown_seconds=_seconds(env, "JWKS_REFETCH_COOLDOWN_SECONDS", 10.0),
             resource_arn=resource_arn,
             context_claims=_claim_names(env, "CONTEXT_CLAIMS"),
+            audience_claim=audience_claim,
+            scope_claims=_claim_names(env, "SCOPE_CLAIMS") or DEFAULT_SCOPE_CLAIMS,
+            required_claim_values=_required_claim_values(env),
+            additional_issuers=_additional_issuers(env, issuer),
         )
 
 
@@ -138,6 +185,13 @@ def _check_fetch_url(variable: str, url: str) -> None:
     problem = fetch_url_problem(url)
     if problem is not None:
         raise ConfigError(variable, f"{problem}: {url!r}")
+
+
+def _discovery_uri(variable: str, issuer: str) -> str:
+    # OpenID Connect Discovery 1.0 section 4: drop one terminating "/" before appending.
+    discovery_uri = issuer.removesuffix("/") + "/.well-known/openid-configuration"
+    _check_fetch_url(variable, discovery_uri)
+    return discovery_uri
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:
@@ -257,3 +311,95 @@ def _scope_rule(route: str, scopes: object) -> ScopeRule:
     if not isinstance(scopes, str):
         raise ConfigError("SCOPE_RULES", f"scopes of {route!r} must be a space-separated string")
     return ScopeRule(method=method, path=path, scopes=frozenset(s for s in scopes.split(" ") if s))
+
+
+def _audience_claim(env: Mapping[str, str]) -> str:
+    claim = _optional(env, "AUDIENCE_CLAIM") or "aud"
+    if claim not in AUDIENCE_CLAIMS:
+        raise ConfigError(
+            "AUDIENCE_CLAIM", f"{claim!r} is not supported; choose from {', '.join(AUDIENCE_CLAIMS)}"
+        )
+    return claim
+
+
+def _default_required(audience_claim: str) -> tuple[str, ...]:
+    # The audience claim replaces "aud": a Cognito access token has no aud and must not need one.
+    return tuple(audience_claim if claim == "aud" else claim for claim in DEFAULT_REQUIRED_CLAIMS)
+
+
+def _json_document(env: Mapping[str, str], name: str) -> object:
+    """The variable's JSON value (None when unset); duplicate member names are refused."""
+    raw = _optional(env, name)
+    if raw is None:
+        return None
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            raise ConfigError(name, f"duplicate member name in {raw!r}")
+        return result
+
+    def no_constant(constant: str) -> object:
+        raise ConfigError(name, f"{constant} is not JSON")
+
+    try:
+        return json.loads(raw, object_pairs_hook=unique, parse_constant=no_constant)
+    except ValueError as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(name, f"not valid JSON ({err})") from None
+
+
+def _required_claim_values(env: Mapping[str, str]) -> tuple[tuple[str, ClaimValue], ...]:
+    document = _json_document(env, "REQUIRED_CLAIM_VALUES")
+    if document is None:
+        return ()
+    if not isinstance(document, dict):
+        raise ConfigError("REQUIRED_CLAIM_VALUES", 'expected a JSON object {"claim": value}')
+    pairs: list[tuple[str, ClaimValue]] = []
+    for claim, value in document.items():
+        if not _CLAIM_NAME_SHAPE.fullmatch(claim):
+            raise ConfigError("REQUIRED_CLAIM_VALUES", f"invalid claim name {claim!r}")
+        if not isinstance(value, str | int | float):  # bool is an int
+            raise ConfigError(
+                "REQUIRED_CLAIM_VALUES",
+                f"value of {claim!r} must be a string, number or boolean, got {value!r}",
+            )
+        pairs.append((claim, value))
+    return tuple(pairs)
+
+
+def _additional_issuers(env: Mapping[str, str], primary: str) -> tuple[TrustedIssuer, ...]:
+    name = "ADDITIONAL_ISSUERS"
+    document = _json_document(env, name)
+    if document is None:
+        return ()
+    if not isinstance(document, list):
+        raise ConfigError(name, 'expected a JSON array [{"issuer": ..., "audience": [...], "jwksUri": ...}]')
+    seen = {primary}
+    issuers = []
+    for index, entry in enumerate(document):
+        where = f"entry {index}"
+        if not isinstance(entry, dict) or not {"issuer", "audience"} <= entry.keys() <= ISSUER_MEMBERS:
+            raise ConfigError(
+                name, f"{where} must be an object with issuer, audience and optionally jwksUri, got {entry!r}"
+            )
+        issuer, audience, jwks_uri = entry["issuer"], entry["audience"], entry.get("jwksUri")
+        if not isinstance(issuer, str) or not issuer or issuer != issuer.strip():
+            raise ConfigError(name, f"{where}: issuer must be a non-empty string without surrounding spaces")
+        if issuer in seen:
+            raise ConfigError(name, f"{where}: issuer {issuer!r} is configured twice")
+        seen.add(issuer)
+        if (
+            not isinstance(audience, list)
+            or not audience
+            or not all(isinstance(a, str) and a and a == a.strip() for a in audience)
+        ):
+            raise ConfigError(name, f"{where}: audience must be a non-empty array of non-empty strings")
+        if jwks_uri is not None:
+            if not isinstance(jwks_uri, str):
+                raise ConfigError(name, f"{where}: jwksUri must be a string")
+            _check_fetch_url(name, jwks_uri)
+        discovery_uri = None if jwks_uri is not None else _discovery_uri(name, issuer)
+        issuers.append(TrustedIssuer(issuer, frozenset(audience), jwks_uri, discovery_uri))
+    return tuple(issuers)

@@ -8,8 +8,13 @@ and the tests compare verdicts with ``jwt.decode`` on hostile inputs.
 
 Order matters: header checks and key lookup first (no key, no further work), then the signature,
 and only then is the payload parsed and any claim looked at. Numeric dates must be finite JSON
-numbers (PyJWT also accepts numeric strings); ``iss`` and ``aud`` are compared exactly, and both
-are always checked, whatever REQUIRED_CLAIMS says, because ISSUER and AUDIENCE are mandatory.
+numbers (PyJWT also accepts numeric strings); ``iss`` and the audience claim (AUDIENCE_CLAIM,
+``aud`` by default) are compared exactly, and both are always checked, whatever REQUIRED_CLAIMS
+says, because ISSUER and AUDIENCE are mandatory. REQUIRED_CLAIM_VALUES compare type and value.
+
+With ADDITIONAL_ISSUERS the key set must be chosen before verification, by the token's ``iss``:
+that single, explicitly marked read of the unverified payload is the one exception to the order
+above (see ``_key_set_by_unverified_issuer``); with one issuer the payload is not read at all.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from gate.errors import (
     AUDIENCE_MISMATCH,
     BAD_SIGNATURE,
+    CLAIM_VALUE_MISMATCH,
     EXPIRED,
     INVALID_CLAIM,
     ISSUED_IN_FUTURE,
@@ -104,16 +110,32 @@ class VerifiedToken:
     sub: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Trust:
+    """What one trusted issuer's tokens are checked against."""
+
+    issuer: str
+    audiences: frozenset[str]
+    keys: KeySet
+
+
 class Verifier:
-    def __init__(self, settings: Settings, keys: KeySet, *, clock: Callable[[], float]) -> None:
-        self._keys = keys
+    def __init__(self, settings: Settings, keys: Mapping[str, KeySet], *, clock: Callable[[], float]) -> None:
+        """``keys`` holds one KeySet per trusted issuer (settings.trusted_issuers), keyed by issuer."""
         self._clock = clock
         self._algorithms = settings.algorithms
         self._token_types = settings.token_types
         self._required = settings.required_claims
+        self._required_values = settings.required_claim_values
         self._leeway = settings.leeway_seconds
-        self._issuer = settings.issuer
-        self._audiences = settings.audiences
+        self._audience_claim = settings.audience_claim
+        self._audience_may_be_list = settings.audience_claim == "aud"
+        self._trusted = {
+            trusted.issuer: _Trust(trusted.issuer, trusted.audiences, keys[trusted.issuer])
+            for trusted in settings.trusted_issuers
+        }
+        # With one issuer there is nothing to choose: the payload stays unread until verified.
+        self._only = next(iter(self._trusted.values())) if len(self._trusted) == 1 else None
 
     def verify(self, token: str) -> VerifiedToken:
         """Trusted claims of ``token``, or :class:`Rejection` / :class:`KeysUnavailable`."""
@@ -131,7 +153,8 @@ class Verifier:
             typ = header.get("typ")
             if type(typ) is not str or typ.lower() not in self._token_types:
                 raise Rejection(TOKEN_TYPE_MISMATCH, kid=kid)
-        key = self._keys.key_for(kid, alg)
+        trust = self._only or self._key_set_by_unverified_issuer(jws.payload, kid)
+        key = trust.keys.key_for(kid, alg)
         try:
             SIGNATURE_CHECKS[alg](key.public_key, jws.signing_input, jws.signature)
         except (InvalidSignature, ValueError):
@@ -140,19 +163,44 @@ class Verifier:
             claims = parse_json_object(jws.payload)
         except ValueError:
             raise Rejection(MALFORMED_TOKEN, kid=kid) from None
-        return VerifiedToken(claims=claims, kid=kid, sub=self._check_claims(claims, kid))
+        return VerifiedToken(claims=claims, kid=kid, sub=self._check_claims(claims, trust, kid))
 
-    def _check_claims(self, claims: dict[str, Any], kid: str | None) -> str | None:
+    def _key_set_by_unverified_issuer(self, payload: bytes, kid: str | None) -> _Trust:
+        """UNVERIFIED INPUT: picks whose key set may verify the token, from the unsigned-yet ``iss``.
+
+        Only ``iss`` is read, only as a lookup key among the configured issuers (exact match), and
+        the parsed payload is thrown away: no other claim, not even ``sub`` for the log, is used
+        before the signature holds. A lying ``iss`` gains nothing - it selects a key set in which
+        the signature must then verify, and afterwards ``iss`` is checked again like every claim.
+        """
+        try:
+            iss = parse_json_object(payload).get("iss")
+        except ValueError:
+            raise Rejection(MALFORMED_TOKEN, kid=kid) from None
+        trust = self._trusted.get(iss) if type(iss) is str else None
+        if trust is None:
+            raise Rejection(ISSUER_MISMATCH, kid=kid)
+        return trust
+
+    def _check_claims(self, claims: dict[str, Any], trust: _Trust, kid: str | None) -> str | None:
         sub = claims.get("sub")
         if sub is not None and type(sub) is not str:
             raise Rejection(INVALID_CLAIM, kid=kid)
+        # Claim values first: they tell what kind of token this is (an ID token where an access
+        # token belongs), the most useful reason when several checks would fail.
+        for name, expected in self._required_values:
+            value = claims.get(name)
+            if value is None:
+                raise Rejection(MISSING_CLAIM, kid=kid, sub=sub)
+            if type(value) is not type(expected) or value != expected:
+                raise Rejection(CLAIM_VALUE_MISMATCH, kid=kid, sub=sub)
         for name in self._required:
             if claims.get(name) is None:
                 raise Rejection(MISSING_CLAIM, kid=kid, sub=sub)
         iss = claims.get("iss")
-        if type(iss) is not str or iss != self._issuer:
+        if type(iss) is not str or iss != trust.issuer:
             raise Rejection(ISSUER_MISMATCH, kid=kid, sub=sub)
-        if not self._audience_matches(claims.get("aud")):
+        if not self._audience_matches(claims.get(self._audience_claim), trust.audiences):
             raise Rejection(AUDIENCE_MISMATCH, kid=kid, sub=sub)
         now = self._clock()
         leeway = self._leeway
@@ -169,11 +217,11 @@ class Verifier:
             raise Rejection(ISSUED_IN_FUTURE, kid=kid, sub=sub)
         return sub
 
-    def _audience_matches(self, aud: object) -> bool:
+    def _audience_matches(self, aud: object, audiences: frozenset[str]) -> bool:
         if type(aud) is str:
-            return aud in self._audiences
-        if type(aud) is list:
-            return all(type(a) is str for a in aud) and any(a in self._audiences for a in aud)
+            return aud in audiences
+        if type(aud) is list and self._audience_may_be_list:
+            return all(type(a) is str for a in aud) and any(a in audiences for a in aud)
         return False
 
 

@@ -1,0 +1,194 @@
+"""The line-up of one run: which contenders, which cases, and the tokens each round feeds them.
+
+Keys name contenders throughout (``gate`` is this authorizer's handler.handler); a case key adds the kind of
+token for rejections (``gate/expired``). Every token is minted before the first timed batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from bench import cold
+from bench.contenders import Contender, InProcessContender, NodeContender
+from bench.fixtures import (
+    AUDIENCE,
+    ISSUER,
+    METHOD_ARN,
+    SCOPE_RULES,
+    TokenFactory,
+    new_signing_key,
+    with_bad_signature,
+)
+from bench.jwks_server import JwksServer
+from bench.limit import make_limit
+from bench.pyjwt_reference import make_handler
+from bench.rounds import ALLOWED, REJECTED, Case
+
+REJECTION_KINDS = ("expired", "bad-signature", "garbage")
+FLOOD_TOKENS = 50
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    rounds: int
+    batch: int
+    reject_batch: int
+    warmup_batches: int
+    cold_rounds: int
+    profile_tokens: int
+
+
+FULL = Plan(
+    "full", rounds=41, batch=500, reject_batch=80, warmup_batches=3, cold_rounds=25, profile_tokens=500
+)
+QUICK = Plan("quick", rounds=3, batch=20, reject_batch=6, warmup_batches=1, cold_rounds=2, profile_tokens=20)
+
+
+@dataclass
+class Tokens:
+    """Every token of the run, minted up front so no signing happens between timed batches."""
+
+    rounds: dict[str, list[list[str]]]
+    warmup: dict[str, list[list[str]]]
+    repeated: str
+    flood: list[str]
+    cold: str
+    after_flood: list[str]
+    profile: list[str]
+
+
+def mint(factory: TokenFactory, plan: Plan) -> Tokens:
+    attacker = new_signing_key("attacker")
+
+    def sets(count: int) -> dict[str, list[list[str]]]:
+        return {
+            "valid": [factory.valid(plan.batch) for _ in range(count)],
+            "expired": [factory.expired(plan.reject_batch) for _ in range(count)],
+            "bad-signature": [
+                [with_bad_signature(t) for t in factory.valid(plan.reject_batch)] for _ in range(count)
+            ],
+            "garbage": [factory.garbage(plan.reject_batch) for _ in range(count)],
+        }
+
+    return Tokens(
+        rounds=sets(plan.rounds),
+        warmup=sets(plan.warmup_batches),
+        repeated=factory.valid(1)[0],
+        flood=factory.unknown_kid(FLOOD_TOKENS, attacker),
+        cold=factory.valid(1)[0],
+        after_flood=factory.valid(4),
+        profile=factory.valid(plan.profile_tokens),
+    )
+
+
+def common_env(jwks_uri: str) -> dict[str, str]:
+    return {
+        "ISSUER": ISSUER,
+        "AUDIENCE": AUDIENCE,
+        "JWKS_URI": jwks_uri,
+        "ALGORITHMS": "RS256",
+        "SCOPE_RULES": json.dumps(SCOPE_RULES),
+        "RESOURCE": METHOD_ARN,
+        "BENCH_METHOD_ARN": METHOD_ARN,
+    }
+
+
+def build_contenders(
+    server: JwksServer, handler_module: ModuleType, public_key: Any, node: bool
+) -> dict[str, Contender]:
+    gate_handler = handler_module.handler
+    pyjwt_handler = make_handler(server.uri("pyjwt"), ISSUER, AUDIENCE)
+    contenders: dict[str, Contender] = {
+        "limit": InProcessContender(
+            "limit", "limit: raw verify + parse", make_limit(public_key), as_event=False
+        ),
+        "gate": InProcessContender("gate", "handler.handler", lambda e: gate_handler(e, None), as_event=True),
+        "pyjwt": InProcessContender(
+            "pyjwt", "PyJWT reference", lambda e: pyjwt_handler(e, None), as_event=True
+        ),
+    }
+    if node:
+        for key, label in (("aws-jwt-verify", "aws-jwt-verify (Node.js)"), ("original", "Node.js original")):
+            contenders[key] = NodeContender(key, label, key, common_env(server.uri(key)))
+    return contenders
+
+
+LABELS = {
+    "limit": "limit: raw verify + parse",
+    "gate": "handler.handler, distinct tokens",
+    "gate-repeat": "handler.handler, one repeated token",
+    "pyjwt": "PyJWT reference",
+    "aws-jwt-verify": "aws-jwt-verify (Node.js)",
+    "original": "Node.js original (jsonwebtoken + jwks-rsa)",
+}
+AUTHORIZERS = ("gate", "pyjwt", "aws-jwt-verify", "original")
+
+
+def build_cases(contenders: Mapping[str, Contender], tokens: Tokens) -> list[Case]:
+    def round_tokens(kind: str) -> Callable[[int], list[str]]:
+        return lambda index: tokens.rounds[kind][index]
+
+    cases = [
+        Case(key, LABELS[key], contenders[key], round_tokens("valid"), ALLOWED)
+        for key in ("limit", "gate", "pyjwt", "aws-jwt-verify", "original")
+        if key in contenders
+    ]
+    batch = len(tokens.rounds["valid"][0])
+    cases.insert(
+        2,
+        Case(
+            "gate-repeat",
+            LABELS["gate-repeat"],
+            contenders["gate"],
+            lambda _: [tokens.repeated] * batch,
+            ALLOWED,
+        ),
+    )
+    for key in AUTHORIZERS:
+        if key in contenders:
+            for kind in REJECTION_KINDS:
+                label = f"{LABELS[key].split(',')[0]}: {kind}"
+                cases.append(Case(f"{key}/{kind}", label, contenders[key], round_tokens(kind), REJECTED))
+    return cases
+
+
+def warmup_tokens(tokens: Tokens) -> Callable[[int, Case], list[str]]:
+    def pick(batch: int, case: Case) -> list[str]:
+        if case.key == "gate-repeat":
+            return [tokens.repeated] * len(tokens.warmup["valid"][batch])
+        kind = case.key.split("/", 1)[1] if "/" in case.key else "valid"
+        return tokens.warmup[kind][batch]
+
+    return pick
+
+
+COLD_LABELS = {
+    "python": "Python start, no imports",
+    "floor": "floor: Python + cryptography + urllib fetch + 1 verify",
+    "gate": "handler: import, key fetch, 1 decision",
+    "pyjwt": "PyJWT reference",
+    "node": "Node.js start, no requires",
+    "aws-jwt-verify": "aws-jwt-verify (Node.js)",
+    "original": "Node.js original",
+}
+
+
+def cold_cases(node: bool) -> list[cold.ColdCase]:
+    cases = [
+        cold.python_case("python", COLD_LABELS["python"], "bare"),
+        cold.python_case("floor", COLD_LABELS["floor"], "floor"),
+        cold.python_case("gate", COLD_LABELS["gate"], "gate"),
+        cold.python_case("pyjwt", COLD_LABELS["pyjwt"], "pyjwt"),
+    ]
+    if node:
+        cases += [
+            cold.node_case("node", COLD_LABELS["node"], "bare"),
+            cold.node_case("aws-jwt-verify", COLD_LABELS["aws-jwt-verify"], "aws-jwt-verify"),
+            cold.node_case("original", COLD_LABELS["original"], "original"),
+        ]
+    return cases
