@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rotate_key:
         kid = key_store.rotate().kid
         print(
-            f"local.token: rotated the issuer key; new kid {kid}. The authorizer fetches keys at most once per"
-            " JWKS_REFETCH_COOLDOWN_SECONDS, so a token with the new key may get 401 for those first seconds.",
+            f"local.token: rotated the issuer key; new kid {kid}. The authorizer fetches keys at most"
+            " once per JWKS_REFETCH_COOLDOWN_SECONDS: a new-key token may get 401 for those first seconds.",
             file=sys.stderr,
         )
     scopes = args.scopes.split() or list(state.default_scopes)

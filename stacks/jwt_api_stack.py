@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+import aws_cdk as cdk
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Tags, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import Route, StackConfig
 from stacks.jwt_authorizer import JwtAuthorizer
+from stacks.monitoring import GateMonitoring
 from stacks.python_function import PROJECT_ROOT, PythonFunction, retention
+from stacks.stages import stack_name
 
 HELLO_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "hello"
 RETRY_AFTER_SECONDS: Final = 5
@@ -45,6 +48,21 @@ ACCESS_LOG_FIELDS: Final = {
 }
 
 
+def create_stack(app: cdk.App, config: StackConfig) -> JwtApiStack:
+    """The stage's stack: named after the stage, pinned to an account/region only if the stage is."""
+    stage = config.stage
+    env = None
+    if stage.account is not None or stage.region is not None:
+        env = cdk.Environment(account=stage.account, region=stage.region)
+    return JwtApiStack(
+        app,
+        stack_name(config),
+        config=config,
+        env=env,
+        description=f"JWT access-token gate for API Gateway (jwt-gate), stage {stage.name}",
+    )
+
+
 def _quoted(value: str) -> str:
     """A static gateway-response header value (API Gateway wants literals in single quotes)."""
     return f"'{value}'"
@@ -56,11 +74,14 @@ class JwtApiStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
+        Tags.of(self).add("jwt-gate:stage", config.stage.name)
 
         access_logs = logs.LogGroup(self, "AccessLogs", retention=retention(config.log_retention_days))
         self.api = apigw.RestApi(
             self,
             "Api",
+            # The stack name carries the stage, so each stage's API (and its metrics' ApiName) is distinct.
+            rest_api_name=self.stack_name,
             description="REST API behind a JWT access-token authorizer",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=config.api_gateway_account_log_role,
@@ -104,6 +125,16 @@ class JwtApiStack(Stack):
         self._add_routes()
         self._add_gateway_responses()
         self._acknowledge_findings()
+        self.monitoring = GateMonitoring(
+            self,
+            "Monitoring",
+            settings=config.alarms,
+            stage=self.api.deployment_stage,
+            authorizer=self.jwt.function,
+            authorizer_logs=self.jwt.log_group,
+            backend=self.hello,
+            access_logs=access_logs,
+        )
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API stage")
         CfnOutput(
@@ -111,6 +142,13 @@ class JwtApiStack(Stack):
             "AuthorizerFunctionName",
             value=self.jwt.function.function_name,
             description="Lambda authorizer (logs: one JSON decision line per request)",
+        )
+        CfnOutput(self, "StageName", value=config.stage.name, description="Deployment stage (-c stage)")
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=self.monitoring.dashboard.dashboard_name,
+            description="CloudWatch dashboard of this stage",
         )
 
     def _cors_preflight(self) -> apigw.CorsOptions | None:

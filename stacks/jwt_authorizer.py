@@ -25,7 +25,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import KeySetTiming, TokenRules
+from stacks.config import DEFAULT_SCOPE_CLAIMS, KeySetTiming, TokenRules, additional_issuers_json
 from stacks.python_function import PROJECT_ROOT, PythonFunction
 
 AUTHORIZER_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "authorizer"
@@ -44,7 +44,11 @@ def _seconds(value: float) -> str:
 
 
 def authorizer_environment(rules: TokenRules, key_set: KeySetTiming, resource_arn: str) -> dict[str, str]:
-    """The authorizer's environment contract (issue 3), filled from typed config."""
+    """The authorizer's environment contract (issues 3 and 6), filled from typed config.
+
+    The issue-6 variables are left out when they hold the authorizer's default, so a stack without
+    presets keeps exactly the issue-3 environment.
+    """
     environment = {
         "ISSUER": rules.issuer,
         "AUDIENCE": ",".join(rules.audience),
@@ -62,6 +66,16 @@ def authorizer_environment(rules: TokenRules, key_set: KeySetTiming, resource_ar
     }
     if rules.jwks_uri is not None:
         environment["JWKS_URI"] = rules.jwks_uri
+    if rules.audience_claim != "aud":
+        environment["AUDIENCE_CLAIM"] = rules.audience_claim
+    if rules.scope_claims != DEFAULT_SCOPE_CLAIMS:
+        environment["SCOPE_CLAIMS"] = ",".join(rules.scope_claims)
+    if rules.required_claim_values:
+        environment["REQUIRED_CLAIM_VALUES"] = json.dumps(
+            dict(rules.required_claim_values), separators=(",", ":")
+        )
+    if rules.additional_issuers:
+        environment["ADDITIONAL_ISSUERS"] = additional_issuers_json(rules.additional_issuers)
     return environment
 
 

@@ -1,7 +1,8 @@
 """Lambda entry point for the API Gateway REST authorizer (TOKEN or REQUEST).
 
 Everything is built once, at import (the Lambda init phase): settings are parsed (a bad
-configuration fails the init loudly), and the key set is prefetched. Prefetching moves the JWKS
+configuration fails the init loudly), and the primary issuer's key set is prefetched
+(ADDITIONAL_ISSUERS' key sets fill on first use, see Authorizer.prefetch_keys). Prefetching moves the JWKS
 (and discovery) round trips off the first request: with provisioned concurrency or SnapStart
 they leave the request path entirely, and for on-demand cold starts the init phase runs them
 while the runtime would otherwise idle. A prefetch failure is swallowed and leaves no refetch

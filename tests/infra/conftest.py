@@ -23,8 +23,8 @@ import aws_cdk as cdk  # after the variable above: jsii reads it at start
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import StackConfig
-from stacks.jwt_api_stack import JwtApiStack
+from stacks.jwt_api_stack import JwtApiStack, create_stack
+from stacks.stages import load_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDK_JSON_CONTEXT: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
@@ -67,6 +67,10 @@ class Synthesized:
     outdir: Path
 
     @property
+    def template_path(self) -> Path:
+        return self.outdir / f"{self.stack.stack_name}.template.json"
+
+    @property
     def resources(self) -> dict[str, dict[str, Any]]:
         resources: dict[str, dict[str, Any]] = self.template.to_json()["Resources"]
         return resources
@@ -104,12 +108,17 @@ def _synth_stack(context: Mapping[str, object], outdir: Path) -> Synthesized:
     stacks: list[JwtApiStack] = []
 
     def build(app: cdk.App) -> cdk.Stack:
-        stack = JwtApiStack(app, "JwtGate", config=StackConfig.from_context(app.node.try_get_context))
+        stack = create_stack(app, load_config(app.node.try_get_context))
         stacks.append(stack)
         return stack
 
     synthesize(context, outdir, build)
     return Synthesized(stacks[0], Template.from_stack(stacks[0]), outdir)
+
+
+def synth_stack(context: Mapping[str, object], outdir: Path) -> Synthesized:
+    """Synthesize the stack app.py would build from this context (stage, preset and all), with cdk-nag."""
+    return _synth_stack(context, outdir)
 
 
 @pytest.fixture(scope="session")

@@ -43,5 +43,5 @@ def test_bad_cli_value_exits_1_with_one_line(tmp_path):
 def test_cdk_json_config_synthesizes_the_stack(tmp_path):
     result = run_app({**CDK_JSON_CONTEXT, **SKIP_BUNDLING}, tmp_path)
     assert (result.returncode, result.stderr) == (0, "")
-    template = json.loads((tmp_path / "JwtGate.template.json").read_text())
+    template = json.loads((tmp_path / "JwtGate-dev.template.json").read_text())
     assert template["Outputs"].keys() >= {"ApiUrl", "AuthorizerFunctionName"}

@@ -57,7 +57,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def asset_dir(outdir: Path, source_path: str) -> Path:
-    template = json.loads((outdir / "JwtGate.template.json").read_text())
+    template = json.loads((outdir / "JwtGate-dev.template.json").read_text())
     (function,) = [
         r
         for r in template["Resources"].values()

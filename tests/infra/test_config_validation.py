@@ -12,7 +12,12 @@ import pytest
 from stacks.config import CONFIG_KEYS, ConfigError, KeySetTiming, Route, StackConfig, TokenRules
 
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
-BASE: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+TOP_LEVEL: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+# The default (dev) stage's values flattened, as stacks.stages.load_config hands them to from_context.
+BASE: dict[str, Any] = {
+    **{k: v for k, v in TOP_LEVEL.items() if k != "stages"},
+    **TOP_LEVEL["stages"]["dev"],
+}
 MINIMAL = {"issuer": "https://idp.example.com/", "audience": "api://orders", "scopeRules": {"GET /a": "s"}}
 
 
@@ -65,14 +70,34 @@ def test_defaults_apply_when_keys_are_absent():
         throttling_burst_limit=200,
         tracing=True,
         cors_origins=(),
-        stage_name="prod",
+        stage_name="dev",
         realm="jwt-gate",
         api_gateway_account_log_role=True,
     )
 
 
-def test_cdk_json_sets_every_key_explicitly():
-    assert set(CONFIG_KEYS) <= set(BASE)
+# Keys a preset derives or a stage defaults: at cdk.json's top level they would override every stage block
+# and preset (top-level context and -c cannot be told apart), so they live in the stage blocks.
+PER_STAGE_KEYS = {
+    "issuer",
+    "audience",
+    "jwksUri",
+    "audienceClaim",
+    "scopeClaims",
+    "requiredClaimValues",
+    "requiredClaims",
+    "stageName",
+    "additionalIssuers",
+    "logRetentionDays",
+    "alarms",
+    "alarmTopicArn",
+    "alarmEmail",
+}
+
+
+def test_cdk_json_top_level_leaves_per_stage_keys_to_the_stage_blocks():
+    assert set(TOP_LEVEL) & PER_STAGE_KEYS == set()
+    assert set(CONFIG_KEYS) - PER_STAGE_KEYS - {"alarm5xxRatePercent"} <= set(TOP_LEVEL)
 
 
 def test_cli_strings_parse_like_json_values():

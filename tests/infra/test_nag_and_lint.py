@@ -56,17 +56,17 @@ def acknowledgments(synth: Synthesized) -> dict[tuple[str, str], str]:
 def test_every_acknowledgment_is_expected_and_reasoned(default_synth):
     found = acknowledgments(default_synth)
     assert set(found) == {
-        ("JwtGate/Api", "AwsSolutions-COG4"),
-        ("JwtGate/Api", "AwsSolutions-APIG2"),
-        ("JwtGate/Api/DeploymentStage.prod", "AwsSolutions-APIG3"),
-        ("JwtGate/Api/Default/health/GET", "AwsSolutions-APIG4"),
+        ("JwtGate-dev/Api", "AwsSolutions-COG4"),
+        ("JwtGate-dev/Api", "AwsSolutions-APIG2"),
+        ("JwtGate-dev/Api/DeploymentStage.dev", "AwsSolutions-APIG3"),
+        ("JwtGate-dev/Api/Default/health/GET", "AwsSolutions-APIG4"),
         (
-            "JwtGate/Api/CloudWatchRole",
+            "JwtGate-dev/Api/CloudWatchRole",
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
         ),
-        ("JwtGate/JwtAuthorizer/Handler/Role", "AwsSolutions-IAM5[Resource::*]"),
-        ("JwtGate/Hello/Role", "AwsSolutions-IAM5[Resource::*]"),
+        ("JwtGate-dev/JwtAuthorizer/Handler/Role", "AwsSolutions-IAM5[Resource::*]"),
+        ("JwtGate-dev/Hello/Role", "AwsSolutions-IAM5[Resource::*]"),
     }
     assert all(len(reason) >= 80 for reason in found.values()), found
 
@@ -78,7 +78,7 @@ def test_tracing_off_drops_the_xray_acknowledgments(variant_synth):
 @pytest.mark.parametrize("synth_name", ["default_synth", "variant_synth"])
 def test_cfn_lint_finds_no_errors(request, synth_name):
     synth: Synthesized = request.getfixturevalue(synth_name)
-    matches = lint_file(Path(synth.outdir) / "JwtGate.template.json")
+    matches = lint_file(synth.template_path)
     unexpected = [f"{m.rule.id}: {m.message}" for m in matches if m.rule.id not in TOLERATED_LINT_WARNINGS]
     assert unexpected == []
     assert not [m for m in matches if m.rule.id.startswith("E")]

@@ -187,7 +187,7 @@ def test_authorizer_environment_is_the_contract_filled_from_cdk_json(default_syn
                     {"Ref": "AWS::AccountId"},
                     ":",
                     {"Ref": api},
-                    "/prod",
+                    "/dev",
                 ],
             ]
         },
@@ -333,7 +333,7 @@ def test_stage_logs_json_access_logs_with_metrics_throttling_and_tracing(default
     assert log_format["status"] == "$context.status"
     assert log_format["principalId"] == "$context.authorizer.principalId"
     assert not any("header" in value or "authorizationToken" in value for value in log_format.values())
-    assert (stage["StageName"], stage["TracingEnabled"]) == ("prod", True)
+    assert (stage["StageName"], stage["TracingEnabled"]) == ("dev", True)
     assert stage["MethodSettings"] == [
         {
             "DataTraceEnabled": False,

@@ -9,7 +9,8 @@ on the warm path; every variable part goes through the JSON string encoder, so a
 ``outcome`` is ``allow`` | ``deny`` | ``unauthorized`` | ``error``; ``sub``/``kid``/``method_arn``
 are ``null`` when unknown and cut to 256 characters. ``error`` lines add ``"detail"``. The token,
 its signature and its claims other than ``sub`` are never logged. Key-set events (refresh
-failures, ignored keys) use ``{"event":"jwks_...", ...}`` lines built with ``json.dumps``.
+failures, ignored keys) use ``{"event":"jwks_...","issuer":..., ...}`` lines built with
+``json.dumps``; ``issuer`` says whose key set, as ADDITIONAL_ISSUERS may configure several.
 """
 
 from __future__ import annotations
