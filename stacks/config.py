@@ -561,11 +561,10 @@ def placeholder_problem(value: str) -> str | None:
         return "looks like a placeholder"
     host = urlsplit(value).hostname if "://" in value else None
     if host is not None:
-        labels = host.split(".")
-        if "example" in labels or labels[-1] in _RESERVED_TLDS:
-            return "uses an example or reserved domain"
         if _is_loopback_host(host):
             return "points at a loopback host (local runs only)"
+        if host.rsplit(".", 1)[-1] in _RESERVED_TLDS or _EXAMPLE_WORD.search(host):
+            return "uses an example or reserved domain"
     elif _EXAMPLE_WORD.search(value):
         return "looks like an example value"
     return None

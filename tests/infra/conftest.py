@@ -132,3 +132,32 @@ def variant_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """Every key overridden with string values, wildcard routes, several CORS origins, tracing off."""
     context = {**CDK_JSON_CONTEXT, **VARIANT_OVERRIDES}
     return _synth_stack(context, tmp_path_factory.mktemp("variant-cdk-out"))
+
+
+# A production stage with real-looking values (cdk.json's prod block ships placeholders it must refuse).
+REAL_PROD: dict[str, str] = {
+    "stage": "prod",
+    "issuer": "https://login.acme-corp.com/",
+    "audience": "https://orders.acme-corp.com",
+}
+
+
+@pytest.fixture(scope="session")
+def prod_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return _synth_stack({**CDK_JSON_CONTEXT, **REAL_PROD}, tmp_path_factory.mktemp("prod-cdk-out"))
+
+
+@pytest.fixture(scope="session")
+def pinned_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """A production stage from its own block: pinned account/region, Cognito preset, a new alarm topic."""
+    live = {
+        "production": True,
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "preset": "cognito",
+        "cognitoUserPoolId": "eu-west-1_AbCdEf123",
+        "cognitoClientIds": ["4f5ac2a1b3c4d5e6f7g8h9i0j1"],
+        "alarmEmail": "ops@acme-corp.com",
+    }
+    context = {**CDK_JSON_CONTEXT, "stage": "live", "stages": {**CDK_JSON_CONTEXT["stages"], "live": live}}
+    return _synth_stack(context, tmp_path_factory.mktemp("live-cdk-out"))

@@ -10,8 +10,7 @@ the token, and nothing else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from gate.errors import MALFORMED_AUTHORIZATION, MALFORMED_EVENT, MISSING_TOKEN, Rejection
 
@@ -20,8 +19,7 @@ _BEARER: Final = re.compile(r"bearer +([^ ]+)", re.IGNORECASE | re.ASCII)
 _METHOD_ARN: Final = re.compile(r"(arn:[a-z-]+:execute-api:[^:/\s]+:[^:/\s]+:[^:/\s]+/[^/\s]+)/[^/\s]+/\S*")
 
 
-@dataclass(frozen=True, slots=True)
-class MethodArn:
+class MethodArn(NamedTuple):
     arn: str
     prefix: str  # arn:...:<apiId>/<stage>
 

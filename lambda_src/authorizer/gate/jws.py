@@ -20,8 +20,7 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from gate.errors import MALFORMED_TOKEN, TOKEN_TOO_LARGE, Rejection
 
@@ -37,8 +36,7 @@ _LAST_OF_THREE: Final = frozenset(b"AEIMQUYcgkosw048")
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJws:
+class CompactJws(NamedTuple):
     """A syntactically valid, not yet verified token."""
 
     header: dict[str, Any]

@@ -23,21 +23,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from jwt.exceptions import PyJWTError
 
 from gate.errors import KEY_ALG_MISMATCH, MISSING_KID, UNKNOWN_KID, KeysUnavailable, Rejection
 from gate.fetch import FetchError, fetch_json
+from gate.jwk import JwkError, load_public_key
 from gate.settings import Settings, TrustedIssuer, fetch_url_problem
 
-PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
+if TYPE_CHECKING:
+    from gate.jwk import PublicKey
+
 Fetch = Callable[..., Any]
 Report = Callable[[str, Mapping[str, object]], None]
 
@@ -58,8 +55,7 @@ _PUBLIC_MEMBERS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationKey:
+class VerificationKey(NamedTuple):
     kid: str | None
     algorithms: frozenset[str]
     public_key: PublicKey
@@ -95,9 +91,9 @@ def parse_jwk(jwk: object, algorithms: frozenset[str]) -> VerificationKey | str:
     if any(not isinstance(value, str) for value in public.values()):
         return "key members must be strings"
     try:
-        key = _load_public(kty, public)
-    except (PyJWTError, ValueError, TypeError) as err:
-        return f"invalid key material ({type(err).__name__})"
+        key = load_public_key(public)
+    except JwkError as err:
+        return f"invalid key material ({err})"
     if isinstance(key, RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         return f"RSA key of {key.key_size} bits is below {MIN_RSA_BITS}"
     return VerificationKey(kid=kid, algorithms=usable, public_key=key)
@@ -105,19 +101,6 @@ def parse_jwk(jwk: object, algorithms: frozenset[str]) -> VerificationKey | str:
 
 def _curve_fits(curves: frozenset[str] | None, crv: str | None) -> bool:
     return curves is None or crv in curves
-
-
-def _load_public(kty: str, public: dict[str, Any]) -> PublicKey:
-    loaded: object
-    if kty == "RSA":
-        loaded = RSAAlgorithm.from_jwk(public)
-    elif kty == "EC":
-        loaded = ECAlgorithm.from_jwk(public)
-    else:
-        loaded = OKPAlgorithm.from_jwk(public)
-    if not isinstance(loaded, PublicKey):
-        raise TypeError("not a public key")
-    return loaded
 
 
 def _fingerprint(jwk: object) -> str | None:

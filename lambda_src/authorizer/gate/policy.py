@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from gate.settings import ScopeRule
 
@@ -40,13 +39,12 @@ def iam_pattern(resources: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{a})" for a in alternatives), re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(NamedTuple):
     document: dict[str, Any]
-    _allowed: re.Pattern[str] | None
+    allowed: re.Pattern[str] | None  # the Resources as one regex; None when nothing is allowed
 
     def allows(self, method_arn: str) -> bool:
-        return self._allowed is not None and self._allowed.fullmatch(method_arn) is not None
+        return self.allowed is not None and self.allowed.fullmatch(method_arn) is not None
 
 
 def _document(effect: str, resources: list[str]) -> dict[str, Any]:

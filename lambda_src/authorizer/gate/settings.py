@@ -31,8 +31,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from gate.errors import ConfigError
@@ -61,8 +60,7 @@ _RULE_PATH_SHAPE: Final = re.compile(r"/[!-~]*")
 _CLAIM_NAME_SHAPE: Final = re.compile(r"[!-~]+")
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeRule:
+class ScopeRule(NamedTuple):
     """One ``"METHOD /path": "scope1 scope2"`` entry of SCOPE_RULES."""
 
     method: str
@@ -78,8 +76,7 @@ class ScopeRule:
 ClaimValue = str | int | float | bool
 
 
-@dataclass(frozen=True, slots=True)
-class TrustedIssuer:
+class TrustedIssuer(NamedTuple):
     """One issuer whose tokens are accepted: its exact ``iss``, its audiences and where its keys live.
 
     Exactly one of ``jwks_uri`` and ``discovery_uri`` is set.
@@ -91,8 +88,7 @@ class TrustedIssuer:
     discovery_uri: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     issuer: str
     audiences: frozenset[str]
     jwks_uri: str | None

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from gate.errors import (
     AUDIENCE_MISMATCH,
@@ -72,6 +70,11 @@ def _pss(hash_alg: hashes.HashAlgorithm) -> SignatureCheck:
 
 
 def _ecdsa(hash_alg: hashes.HashAlgorithm, coordinate_bytes: int) -> SignatureCheck:
+    # Imported here, and only built for configured algorithms: ECDSA() loads cryptography's OpenSSL
+    # backend module, ~3 ms of a cold start that an RS256-only deployment need not pay.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
     scheme = ec.ECDSA(hash_alg)
 
     def check(key: Any, message: bytes, signature: bytes) -> None:
@@ -89,29 +92,32 @@ def _eddsa(key: Any, message: bytes, signature: bytes) -> None:
     key.verify(signature, message)
 
 
-SIGNATURE_CHECKS: Final[Mapping[str, SignatureCheck]] = {
-    "RS256": _pkcs1(hashes.SHA256()),
-    "RS384": _pkcs1(hashes.SHA384()),
-    "RS512": _pkcs1(hashes.SHA512()),
-    "PS256": _pss(hashes.SHA256()),
-    "PS384": _pss(hashes.SHA384()),
-    "PS512": _pss(hashes.SHA512()),
-    "ES256": _ecdsa(hashes.SHA256(), 32),
-    "ES384": _ecdsa(hashes.SHA384(), 48),
-    "ES512": _ecdsa(hashes.SHA512(), 66),
-    "EdDSA": _eddsa,
+_SIGNATURE_CHECK_MAKERS: Final[Mapping[str, Callable[[], SignatureCheck]]] = {
+    "RS256": lambda: _pkcs1(hashes.SHA256()),
+    "RS384": lambda: _pkcs1(hashes.SHA384()),
+    "RS512": lambda: _pkcs1(hashes.SHA512()),
+    "PS256": lambda: _pss(hashes.SHA256()),
+    "PS384": lambda: _pss(hashes.SHA384()),
+    "PS512": lambda: _pss(hashes.SHA512()),
+    "ES256": lambda: _ecdsa(hashes.SHA256(), 32),
+    "ES384": lambda: _ecdsa(hashes.SHA384(), 48),
+    "ES512": lambda: _ecdsa(hashes.SHA512(), 66),
+    "EdDSA": lambda: _eddsa,
 }
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
+def signature_checks(algorithms: frozenset[str]) -> dict[str, SignatureCheck]:
+    """The check for each of ``algorithms`` (a subset of settings.SUPPORTED_ALGORITHMS)."""
+    return {alg: _SIGNATURE_CHECK_MAKERS[alg]() for alg in algorithms}
+
+
+class VerifiedToken(NamedTuple):
     claims: dict[str, Any]
     kid: str | None
     sub: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Trust:
+class _Trust(NamedTuple):
     """What one trusted issuer's tokens are checked against."""
 
     issuer: str
@@ -123,7 +129,7 @@ class Verifier:
     def __init__(self, settings: Settings, keys: Mapping[str, KeySet], *, clock: Callable[[], float]) -> None:
         """``keys`` holds one KeySet per trusted issuer (settings.trusted_issuers), keyed by issuer."""
         self._clock = clock
-        self._algorithms = settings.algorithms
+        self._checks = signature_checks(settings.algorithms)
         self._token_types = settings.token_types
         self._required = settings.required_claims
         self._required_values = settings.required_claim_values
@@ -145,7 +151,8 @@ class Verifier:
         if kid is not None and type(kid) is not str:
             raise Rejection(MALFORMED_TOKEN)
         alg = header.get("alg")
-        if type(alg) is not str or alg not in self._algorithms:
+        check = self._checks.get(alg) if type(alg) is str else None
+        if check is None:
             raise Rejection(UNSUPPORTED_ALG, kid=kid)
         if "crit" in header or "b64" in header:  # no JWS extension is understood here
             raise Rejection(UNSUPPORTED_CRIT, kid=kid)
@@ -156,7 +163,7 @@ class Verifier:
         trust = self._only or self._key_set_by_unverified_issuer(jws.payload, kid)
         key = trust.keys.key_for(kid, alg)
         try:
-            SIGNATURE_CHECKS[alg](key.public_key, jws.signing_input, jws.signature)
+            check(key.public_key, jws.signing_input, jws.signature)
         except (InvalidSignature, ValueError):
             raise Rejection(BAD_SIGNATURE, kid=kid) from None
         try:
