@@ -14,6 +14,7 @@ Deliberately stricter than PyJWT:
 * members are base64url strings: the alphabet ``A-Z a-z 0-9 - _`` and nothing else (PyJWT also
   takes ``+``, ``/``, whitespace and stray characters, which its decoder drops), padding only
   if it is the exact amount (tolerated: harmless, and some providers pad), never empty;
+* RSA: an even modulus ``n`` (cryptography, and so PyJWT, loads it; it is trivially factored);
 * EC: only the JOSE curves P-256, P-384 and P-521 (PyJWT also takes secp256k1, which no algorithm
   allowed here uses).
 
@@ -66,6 +67,8 @@ def load_public_key(jwk: Mapping[str, object]) -> PublicKey:
 def _rsa(jwk: Mapping[str, object]) -> RSAPublicKey:
     n = int.from_bytes(_member(jwk, "n"), "big")
     e = int.from_bytes(_member(jwk, "e"), "big")
+    if n % 2 == 0:  # cryptography loads it; an even modulus has a known factor, so anyone could sign
+        raise JwkError("RSA modulus n is even")
     try:
         return RSAPublicNumbers(e, n).public_key()
     except ValueError as err:
@@ -77,13 +80,19 @@ def _ec(jwk: Mapping[str, object]) -> EllipticCurvePublicKey:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     crv = jwk.get("crv")
-    size = EC_COORDINATE_BYTES.get(crv) if isinstance(crv, str) else None
-    if size is None:
+    curve: ec.EllipticCurve
+    if crv == "P-256":
+        curve = ec.SECP256R1()
+    elif crv == "P-384":
+        curve = ec.SECP384R1()
+    elif crv == "P-521":
+        curve = ec.SECP521R1()
+    else:
         raise JwkError(f"unsupported EC crv {crv!r}")
+    size = EC_COORDINATE_BYTES[crv]
     x, y = _member(jwk, "x"), _member(jwk, "y")
     if len(x) != size or len(y) != size:
         raise JwkError(f"EC coordinates must be {size} octets for {crv}")
-    curve = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}[crv]()
     numbers = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), curve)
     try:
         return numbers.public_key()  # checks that the point is on the curve

@@ -151,9 +151,9 @@ class Verifier:
         if kid is not None and type(kid) is not str:
             raise Rejection(MALFORMED_TOKEN)
         alg = header.get("alg")
-        check = self._checks.get(alg) if type(alg) is str else None
-        if check is None:
+        if type(alg) is not str or alg not in self._checks:
             raise Rejection(UNSUPPORTED_ALG, kid=kid)
+        check = self._checks[alg]
         if "crit" in header or "b64" in header:  # no JWS extension is understood here
             raise Rejection(UNSUPPORTED_CRIT, kid=kid)
         if self._token_types:

@@ -1,0 +1,95 @@
+"""What a cold start imports: a fresh interpreter imports the handler (which prefetches the key set
+from the loopback IdP) and decides one token, then reports the modules it loaded.
+
+The runtime path must not load PyJWT (gate.jwk parses JWKs; PyJWT stays the tests' oracle) nor the
+heavy modules that only it or rare configurations need: each costs every cold start milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.authorizer.authz_support import Idp, KeyRing, SigningKey, base_env, method_arn
+
+TokenFor = Callable[..., str]
+AUTHORIZER_ROOT = Path(__file__).resolve().parents[2] / "lambda_src" / "authorizer"
+CHILD = """
+import json, sys, time
+import handler
+event = {"type": "TOKEN", "authorizationToken": "Bearer " + sys.argv[1], "methodArn": sys.argv[2]}
+effect = handler.handler(event, None)["policyDocument"]["Statement"][0]["Effect"]
+print(json.dumps({"effect": effect, "modules": sorted(sys.modules)}))
+"""
+NEVER_ON_THE_RUNTIME_PATH = ("jwt", "dataclasses", "inspect", "cryptography.x509")
+ONLY_FOR_OTHER_KEY_TYPES = (
+    "cryptography.hazmat.primitives.asymmetric.ec",
+    "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "cryptography.hazmat.primitives.asymmetric.ed448",
+    "cryptography.hazmat.backends.openssl.backend",
+)
+
+
+def cold_start(env: dict[str, str], token: str) -> dict[str, object]:
+    child_env = {"PATH": os.environ.get("PATH", ""), **env}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(AUTHORIZER_ROOT)!r})\n{CHILD}",
+            token,
+            method_arn(),
+        ],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+def now_valid(token_for: TokenFor, key: SigningKey) -> str:
+    """A token valid by the wall clock, which is the child's clock."""
+    now = int(time.time())
+    return token_for(key, iat=now, exp=now + 300)
+
+
+def loaded_prefixes(modules: object, prefixes: tuple[str, ...]) -> list[str]:
+    assert isinstance(modules, list)
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+@pytest.fixture
+def rs256_cold_start(idp: Idp, ring: KeyRing, token_for: TokenFor) -> dict[str, object]:
+    idp.publish(ring.rsa)
+    return cold_start(base_env(idp, ALGORITHMS="RS256"), now_valid(token_for, ring.rsa))
+
+
+def test_a_cold_rs256_decision_allows(rs256_cold_start: dict[str, object]):
+    assert rs256_cold_start["effect"] == "Allow"
+
+
+def test_a_cold_start_does_not_import_pyjwt_or_heavy_stdlib_modules(rs256_cold_start: dict[str, object]):
+    assert loaded_prefixes(rs256_cold_start["modules"], NEVER_ON_THE_RUNTIME_PATH) == []
+
+
+def test_an_rs256_only_cold_start_does_not_import_other_key_types(rs256_cold_start: dict[str, object]):
+    assert loaded_prefixes(rs256_cold_start["modules"], ONLY_FOR_OTHER_KEY_TYPES) == []
+
+
+def test_a_cold_start_with_every_algorithm_still_does_not_import_pyjwt(
+    idp: Idp, ring: KeyRing, token_for: TokenFor
+):
+    loaded = cold_start(base_env(idp, ALGORITHMS="RS256,ES256,EdDSA"), now_valid(token_for, ring.es256))
+    assert loaded["effect"] == "Allow"
+    assert loaded_prefixes(loaded["modules"], NEVER_ON_THE_RUNTIME_PATH) == []
