@@ -42,11 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     key_store = KeyStore(args.state_dir)
     if args.rotate_key:
         kid = key_store.rotate().kid
-        print(
-            f"local.token: rotated the issuer key; new kid {kid}. The authorizer fetches keys at most"
-            " once per JWKS_REFETCH_COOLDOWN_SECONDS: a new-key token may get 401 for those first seconds.",
-            file=sys.stderr,
-        )
+        print(f"local.token: rotated the issuer key; new kid {kid}", file=sys.stderr)
     scopes = args.scopes.split() or list(state.default_scopes)
     token = mint_access_token(
         key_store.signing_key(),

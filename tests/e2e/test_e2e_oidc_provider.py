@@ -145,8 +145,7 @@ def test_rotated_key_listed_first_is_accepted(
 ) -> None:
     old_key, new_key = rsa_jwk("key-old"), rsa_jwk("key-new")
     provider = new_provider().start([old_key])
-    # One key-set fetch per cooldown (10 s) whatever the cause is the authorizer's rule; 0 spares the sleep.
-    api = start_api(provider, JWKS_REFETCH_COOLDOWN_SECONDS="0")
+    api = start_api(provider)  # the default refetch cooldown: a new kid right after a fetch is fetched at once
     first, signed_by_old_key = provider.token("items:read"), provider.token("items:read")
     assert call(api.url, "GET", "/hello", bearer(first)).status == 200
     provider.stop()

