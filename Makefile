@@ -65,7 +65,7 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 	@touch $@
 
 bench: setup bench/node_modules/.installed
-	$(PY) -m bench
+	$(PY) -m bench --readme README.md
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ def _ratio(summary: Summary) -> str:
     return f"{summary.median:.2f}x ({summary.low:.2f}-{summary.high:.2f})"
 
 
-def _targets(results: Results) -> list[str]:
+def targets_section(results: Results) -> list[str]:
     lines = ["## Targets", "", "| Target | Measured | Verdict |", "| --- | --- | --- |"]
     for verdict in results.verdicts:
         status = _STATUS[verdict.status] + (f", {verdict.gap}" if verdict.gap else "")
@@ -211,6 +211,6 @@ def markdown(results: Results) -> str:
         "![Benchmark chart](results.svg)",
         "",
     ]
-    for section in (_targets, _warm, _rejections, _floods, _cold, _bundle, sizing_section, _method):
+    for section in (targets_section, _warm, _rejections, _floods, _cold, _bundle, sizing_section, _method):
         lines += section(results)
     return "\n".join(lines).rstrip() + "\n"

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
-from bench import bundle, cold, evidence, figure, report, sizing, verdicts
+from bench import bundle, cold, evidence, figure, readme, report, sizing, verdicts
 from bench.contenders import quiet_output
 from bench.fixtures import TokenFactory, jwks_document, new_signing_key, token_event
 from bench.flood import run_floods
@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-node", action="store_true", help="leave out the Node.js peers")
     parser.add_argument("--bundle", choices=("auto", "build", "cdk-out", "skip"), default="auto")
     parser.add_argument("--authorizer-root", type=Path, default=REPO / "lambda_src" / "authorizer")
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="also rewrite this README's bench section (make bench)"
+    )
     return parser.parse_args(argv)
 
 
@@ -215,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report.markdown(results))
     (args.out / "results.svg").write_text(figure.svg(results))
+    if args.readme is not None:
+        readme.update(args.readme, results)
     print(
         f"wrote {args.out / 'results.md'} and {args.out / 'results.svg'} in {results.seconds:.0f} s",
         file=sys.stderr,

@@ -142,9 +142,7 @@ def test_rotation_during_a_flood_s_cooldown_waits_for_it(
     assert harness.idp.count("/jwks") == 3
 
 
-def test_concurrent_unknown_kids_refetch_once(
-    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
-):
+def test_concurrent_unknown_kids_refetch_once(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
     harness = make_harness(JWKS_TIMEOUT_SECONDS="5")
     harness.call(token_for(ring.rsa))
     harness.idp.publish(ring.rsa, ring.rsa_next)

@@ -145,7 +145,7 @@ def test_rotated_key_listed_first_is_accepted(
 ) -> None:
     old_key, new_key = rsa_jwk("key-old"), rsa_jwk("key-new")
     provider = new_provider().start([old_key])
-    api = start_api(provider)  # the default refetch cooldown: a new kid right after a fetch is fetched at once
+    api = start_api(provider)  # default refetch cooldown: a new kid right after a fetch is fetched at once
     first, signed_by_old_key = provider.token("items:read"), provider.token("items:read")
     assert call(api.url, "GET", "/hello", bearer(first)).status == 200
     provider.stop()

@@ -19,7 +19,6 @@ import pytest
 
 from local.issuer import IssuerServer, KeyStore
 from local.server import GatewayServer, build_gateway
-from local.template import load_api_model
 from tests.local.conftest import call
 from tests.local.synth import PROJECT_ROOT, synthesize
 
