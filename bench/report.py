@@ -104,9 +104,9 @@ def _floods(results: Results) -> list[str]:
         "",
         f"{tokens} well-formed, unexpired tokens signed by a key the JWKS does not list, each with a new "
         "random kid, sent after the key set was cached; JWKS requests are counted at the server. "
-        f"handler.handler runs with its default refetch cooldown ({results.cooldown:g} s), and its flood "
-        "starts once that cooldown has run out since its last key fetch, so the first unknown kid may "
-        "refetch. Then one valid token, which must pass.",
+        f"handler.handler runs with its default refetch cooldown ({results.cooldown:g} s), which counts "
+        "from unknown-kid refetches only; it has seen no unknown kid before, so its first unknown kid "
+        "refetches at once and the rest fall inside the cooldown. Then one valid token, which must pass.",
         "",
         f"| Authorizer | Last key fetch before the flood | JWKS requests | Time | {results.cooldown:g} s "
         "windows | Rejected | Other outcomes | Valid token after |",
