@@ -161,3 +161,23 @@ def pinned_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     }
     context = {**CDK_JSON_CONTEXT, "stage": "live", "stages": {**CDK_JSON_CONTEXT["stages"], "live": live}}
     return _synth_stack(context, tmp_path_factory.mktemp("live-cdk-out"))
+
+
+def resource_arn(api_logical_id: str, stage: str) -> dict[str, Any]:
+    """RESOURCE_ARN as the stack synthesizes it: this API and stage; partition, region, account at deploy."""
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":execute-api:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":",
+                {"Ref": api_logical_id},
+                f"/{stage}",
+            ],
+        ]
+    }

@@ -9,7 +9,7 @@ from cfnlint.api import lint_file
 
 from stacks.config import ConfigError, additional_issuers_json
 from stacks.stages import load_config
-from tests.infra.conftest import CDK_JSON_CONTEXT, Synthesized, synth_stack
+from tests.infra.conftest import CDK_JSON_CONTEXT, Synthesized, resource_arn, synth_stack
 from tests.infra.test_nag_and_lint import TOLERATED_LINT_WARNINGS
 
 TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
@@ -94,25 +94,6 @@ EXPECTED_ENVIRONMENT: dict[str, dict[str, str]] = {
         "REQUIRED_CLAIM_VALUES": '{"typ":"Bearer"}',
     },
 }
-
-
-def resource_arn(api_logical_id: str, stage: str) -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":execute-api:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                ":",
-                {"Ref": api_logical_id},
-                f"/{stage}",
-            ],
-        ]
-    }
 
 
 def authorizer_environment(synth: Synthesized) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from stacks.jwt_authorizer import BEARER_JWS_PATTERN
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, resource_arn
 
 
 def logical_id(synth: Synthesized, resource_type: str) -> str:
@@ -175,22 +175,7 @@ def test_authorizer_environment_is_the_contract_filled_from_cdk_json(default_syn
         "JWKS_MAX_STALE_SECONDS": "86400",
         "JWKS_TIMEOUT_SECONDS": "2",
         "JWKS_REFETCH_COOLDOWN_SECONDS": "10",
-        "RESOURCE_ARN": {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":execute-api:",
-                    {"Ref": "AWS::Region"},
-                    ":",
-                    {"Ref": "AWS::AccountId"},
-                    ":",
-                    {"Ref": api},
-                    "/dev",
-                ],
-            ]
-        },
+        "RESOURCE_ARN": resource_arn(api, "dev"),
     }
 
 
@@ -213,22 +198,7 @@ def test_authorizer_environment_follows_cli_overrides(variant_synth):
         "JWKS_MAX_STALE_SECONDS": "3600",
         "JWKS_TIMEOUT_SECONDS": "1.5",
         "JWKS_REFETCH_COOLDOWN_SECONDS": "30",
-        "RESOURCE_ARN": {
-            "Fn::Join": [
-                "",
-                [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":execute-api:",
-                    {"Ref": "AWS::Region"},
-                    ":",
-                    {"Ref": "AWS::AccountId"},
-                    ":",
-                    {"Ref": api},
-                    "/v2",
-                ],
-            ]
-        },
+        "RESOURCE_ARN": resource_arn(api, "v2"),
     }
     assert (props["MemorySize"], "TracingConfig" in props) == (1024, False)
 
