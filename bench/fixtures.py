@@ -12,11 +12,12 @@ import itertools
 import json
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from local.issuer import SigningKey
 
 ISSUER = "https://idp.bench.example/"
 AUDIENCE = "api://bench"
@@ -34,23 +35,6 @@ def b64url(data: bytes) -> str:
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    private_key: rsa.RSAPrivateKey
-
-    def public_jwk(self) -> dict[str, str]:
-        numbers = self.private_key.public_key().public_numbers()
-        return {
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-            "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-        }
 
 
 def new_signing_key(kid: str) -> SigningKey:
