@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from gate.authorizer import Authorizer
+from gate.errors import Rejection
 from gate.fetch import MAX_DOCUMENT_BYTES
 
 NOW = 1_700_000_000.0
@@ -221,6 +223,15 @@ class Harness:
 
 
 MakeHarness = Callable[..., Harness]
+
+
+def rejection_reason(harness: Harness, token: str) -> str:
+    """The reason code of a rejected token, checked against the decision log line it wrote."""
+    with pytest.raises(Rejection) as caught:
+        harness.call(token)
+    assert harness.last_decision()["outcome"] == "unauthorized"
+    assert harness.last_decision()["reason"] == caught.value.reason
+    return caught.value.reason
 
 
 def claims(**overrides: Any) -> dict[str, Any]:

@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 
-from gate.errors import Rejection
 from tests.authorizer.authz_support import (
     API_PREFIX,
-    Harness,
     KeyRing,
     MakeHarness,
     allow_document,
@@ -23,17 +21,10 @@ from tests.authorizer.authz_support import (
     compact,
     deny_document,
     method_arn,
+    rejection_reason,
 )
 
 TokenFor = Callable[..., str]
-
-
-def reason_of(harness: Harness, token: str) -> str:
-    with pytest.raises(Rejection) as caught:
-        harness.call(token)
-    assert harness.last_decision()["outcome"] == "unauthorized"
-    assert harness.last_decision()["reason"] == caught.value.reason
-    return caught.value.reason
 
 
 # --- AUDIENCE_CLAIM ---------------------------------------------------------------------------
@@ -65,7 +56,7 @@ def test_client_audience_claim_of_another_app_is_refused(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(AUDIENCE_CLAIM="client_id", AUDIENCE="app-8")
-    assert reason_of(harness, token_for(ring.rsa, aud=None, client_id="app-9")) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, aud=None, client_id="app-9")) == "audience_mismatch"
 
 
 def test_aud_is_not_consulted_when_another_claim_carries_the_audience(
@@ -73,7 +64,7 @@ def test_aud_is_not_consulted_when_another_claim_carries_the_audience(
 ):
     # aud naming AUDIENCE must not stand in for the configured claim.
     harness = make_harness(AUDIENCE_CLAIM="azp", AUDIENCE="app-8")
-    assert reason_of(harness, token_for(ring.rsa, aud="app-8", azp="app-9")) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, aud="app-8", azp="app-9")) == "audience_mismatch"
 
 
 def test_aud_of_another_api_is_ignored_when_another_claim_carries_the_audience(
@@ -89,21 +80,21 @@ def test_client_audience_claim_must_be_exactly_a_configured_string(
 ):
     # Only aud may be an array; client claims are single strings, compared exactly.
     harness = make_harness(AUDIENCE_CLAIM="client_id", AUDIENCE="app-8")
-    assert reason_of(harness, token_for(ring.rsa, aud=None, client_id=value)) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, aud=None, client_id=value)) == "audience_mismatch"
 
 
 def test_missing_client_audience_claim_is_a_missing_claim_by_default(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(AUDIENCE_CLAIM="client_id", AUDIENCE="app-8")
-    assert reason_of(harness, token_for(ring.rsa, client_id=None)) == "missing_claim"
+    assert rejection_reason(harness, token_for(ring.rsa, client_id=None)) == "missing_claim"
 
 
 def test_client_audience_claim_is_checked_even_when_not_required(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(AUDIENCE_CLAIM="client_id", AUDIENCE="app-8", REQUIRED_CLAIMS="iss,exp")
-    assert reason_of(harness, token_for(ring.rsa, client_id=None)) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, client_id=None)) == "audience_mismatch"
 
 
 def test_aud_can_still_be_required_beside_a_client_audience_claim(
@@ -113,7 +104,7 @@ def test_aud_can_still_be_required_beside_a_client_audience_claim(
         AUDIENCE_CLAIM="client_id", AUDIENCE="app-8", REQUIRED_CLAIMS="iss,aud,client_id,exp"
     )
     assert harness.call(token_for(ring.rsa, aud="any-api", client_id="app-8"))["principalId"] == "user-1"
-    assert reason_of(harness, token_for(ring.rsa, aud=None, client_id="app-8")) == "missing_claim"
+    assert rejection_reason(harness, token_for(ring.rsa, aud=None, client_id="app-8")) == "missing_claim"
 
 
 # --- SCOPE_CLAIMS -----------------------------------------------------------------------------
@@ -232,28 +223,28 @@ def test_required_claim_value_compares_type_and_value(
 ):
     harness = make_harness(REQUIRED_CLAIM_VALUES=required)
     claim = next(iter(json.loads(required)))
-    assert reason_of(harness, token_for(ring.rsa, **{claim: actual})) == "claim_value_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, **{claim: actual})) == "claim_value_mismatch"
 
 
 def test_absent_required_claim_value_is_a_missing_claim(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(REQUIRED_CLAIM_VALUES='{"token_use":"access"}')
-    assert reason_of(harness, token_for(ring.rsa)) == "missing_claim"
+    assert rejection_reason(harness, token_for(ring.rsa)) == "missing_claim"
 
 
 def test_null_required_claim_value_is_a_missing_claim(make_harness: MakeHarness, ring: KeyRing):
     harness = make_harness(REQUIRED_CLAIM_VALUES='{"token_use":"access"}')
     payload: dict[str, Any] = {**claims(iss=harness.idp.issuer), "token_use": None}
     token = compact({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa)
-    assert reason_of(harness, token) == "missing_claim"
+    assert rejection_reason(harness, token) == "missing_claim"
 
 
 def test_claim_value_mismatch_is_logged_with_the_verified_subject(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(REQUIRED_CLAIM_VALUES='{"token_use":"access"}')
-    reason_of(harness, token_for(ring.rsa, token_use="id"))
+    rejection_reason(harness, token_for(ring.rsa, token_use="id"))
     assert harness.last_decision() == {
         "event": "authorizer_decision",
         "outcome": "unauthorized",
@@ -269,11 +260,13 @@ def test_claim_values_are_checked_before_audience(
 ):
     # An ID token is usually also misdirected; the kind of token is the more useful reason.
     harness = make_harness(REQUIRED_CLAIM_VALUES='{"token_use":"access"}')
-    assert reason_of(harness, token_for(ring.rsa, token_use="id", aud="app-1")) == "claim_value_mismatch"
+    assert (
+        rejection_reason(harness, token_for(ring.rsa, token_use="id", aud="app-1")) == "claim_value_mismatch"
+    )
 
 
 def test_claim_values_only_count_after_the_signature(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(REQUIRED_CLAIM_VALUES='{"token_use":"access"}')
-    assert reason_of(harness, token_for(ring.attacker, token_use="access")) == "bad_signature"
+    assert rejection_reason(harness, token_for(ring.attacker, token_use="access")) == "bad_signature"

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from gate.errors import Rejection
 from tests.authorizer.authz_support import (
     AUDIENCE,
     NOW,
@@ -24,17 +23,10 @@ from tests.authorizer.authz_support import (
     b64e,
     claims,
     compact,
+    rejection_reason,
 )
 
 TokenFor = Callable[..., str]
-
-
-def rejected(harness: Harness, token: str) -> str:
-    with pytest.raises(Rejection) as caught:
-        harness.call(token)
-    assert harness.last_decision()["outcome"] == "unauthorized"
-    assert harness.last_decision()["reason"] == caught.value.reason
-    return caught.value.reason
 
 
 def keys_by_alg(ring: KeyRing) -> dict[str, SigningKey]:
@@ -73,13 +65,13 @@ def test_ec_and_ed25519_keys_verify(harness: Harness, ring: KeyRing, token_for: 
 def test_bad_signature_for_each_key_type(harness: Harness, ring: KeyRing, token_for: TokenFor, name):
     header, _payload, signature = token_for(keys_by_alg(ring)[name]).split(".")
     tampered_payload = b64e(json.dumps(claims(iss=harness.idp.issuer, sub="admin")).encode())
-    assert rejected(harness, f"{header}.{tampered_payload}.{signature}") == "bad_signature"
+    assert rejection_reason(harness, f"{header}.{tampered_payload}.{signature}") == "bad_signature"
 
 
 def test_token_signed_by_another_key_with_a_trusted_kid_is_a_bad_signature(
     harness: Harness, ring: KeyRing, token_for: TokenFor
 ):
-    assert rejected(harness, token_for(ring.attacker)) == "bad_signature"
+    assert rejection_reason(harness, token_for(ring.attacker)) == "bad_signature"
 
 
 @pytest.mark.parametrize(
@@ -91,7 +83,7 @@ def test_key_type_or_curve_not_fitting_the_alg_is_refused(harness: Harness, ring
     header = {"alg": alg, "kid": key.kid}
     signer = {"ES256": ring.es256, "ES384": ring.es384, "RS256": ring.rsa}[alg]
     forged = compact(header, claims(iss=harness.idp.issuer), signer)
-    assert rejected(harness, forged) == "key_alg_mismatch"
+    assert rejection_reason(harness, forged) == "key_alg_mismatch"
 
 
 def raw_token(
@@ -122,7 +114,7 @@ def raw_token(
     ],
 )
 def test_malformed_compact_serialization(harness: Harness, ring: KeyRing, token_for: TokenFor, mutation):
-    assert rejected(harness, mutation(token_for(ring.rsa))) == "malformed_token"
+    assert rejection_reason(harness, mutation(token_for(ring.rsa))) == "malformed_token"
 
 
 @pytest.mark.parametrize("segment", [0, 1, 2])
@@ -140,19 +132,22 @@ def test_non_canonical_trailing_bits_are_refused(
     lenient = [base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)) for s in (original, respelled)]
     assert lenient[0] == lenient[1]
     parts[segment] = respelled
-    assert rejected(harness, ".".join(parts)) == "malformed_token"
+    assert rejection_reason(harness, ".".join(parts)) == "malformed_token"
 
 
 def test_header_with_duplicate_member_names_is_refused(harness: Harness, ring: KeyRing):
     header = b'{"alg":"RS256","kid":"rsa-1","alg":"RS256"}'
-    assert rejected(harness, raw_token(header, claims(), ring.rsa, harness.idp.issuer)) == "malformed_token"
+    assert (
+        rejection_reason(harness, raw_token(header, claims(), ring.rsa, harness.idp.issuer))
+        == "malformed_token"
+    )
 
 
 def test_validly_signed_payload_with_duplicate_claims_is_refused(harness: Harness, ring: KeyRing):
     # Two parsers could read different "sub" values from this payload; refuse rather than pick one.
     payload = json.dumps(claims(iss=harness.idp.issuer))[:-1].encode() + b', "sub": "admin"}'
     assert (
-        rejected(harness, raw_token({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa, ""))
+        rejection_reason(harness, raw_token({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa, ""))
         == "malformed_token"
     )
 
@@ -172,23 +167,25 @@ def test_validly_signed_payload_with_duplicate_claims_is_refused(harness: Harnes
 )
 def test_validly_signed_payload_that_is_not_a_strict_json_object(harness: Harness, ring: KeyRing, payload):
     token = raw_token({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa, "")
-    assert rejected(harness, token) == ("token_too_large" if len(token) > 16384 else "malformed_token")
+    assert rejection_reason(harness, token) == (
+        "token_too_large" if len(token) > 16384 else "malformed_token"
+    )
 
 
 @pytest.mark.parametrize("header", [b"[]", b"null", b"not json", b'{"alg":"RS256","kid":"rsa-1"'])
 def test_header_that_is_not_a_json_object(harness: Harness, ring: KeyRing, header):
-    assert rejected(harness, raw_token(header, claims(), ring.rsa, "")) == "malformed_token"
+    assert rejection_reason(harness, raw_token(header, claims(), ring.rsa, "")) == "malformed_token"
 
 
 def test_oversized_token_is_refused_before_parsing(harness: Harness, ring: KeyRing, token_for: TokenFor):
     token = token_for(ring.rsa, padding="x" * 16384)
-    assert rejected(harness, token) == "token_too_large"
+    assert rejection_reason(harness, token) == "token_too_large"
     assert harness.idp.count("/jwks") == 0  # no key lookup for it
 
 
 def test_kid_that_is_not_a_string(harness: Harness, ring: KeyRing):
     token = raw_token({"alg": "RS256", "kid": 1}, claims(iss=harness.idp.issuer), ring.rsa, "")
-    assert rejected(harness, token) == "malformed_token"
+    assert rejection_reason(harness, token) == "malformed_token"
 
 
 # --- algorithm confusion ------------------------------------------------------------------------
@@ -198,8 +195,8 @@ def test_kid_that_is_not_a_string(harness: Harness, ring: KeyRing):
 def test_alg_none_in_any_case_is_refused(harness: Harness, ring: KeyRing, alg):
     header = b64e(json.dumps({"alg": alg, "kid": "rsa-1"}).encode())
     payload = b64e(json.dumps(claims(iss=harness.idp.issuer)).encode())
-    assert rejected(harness, f"{header}.{payload}.") == "malformed_token"  # no signature at all
-    assert rejected(harness, f"{header}.{payload}.{b64e(b'x')}") == "unsupported_alg"
+    assert rejection_reason(harness, f"{header}.{payload}.") == "malformed_token"  # no signature at all
+    assert rejection_reason(harness, f"{header}.{payload}.{b64e(b'x')}") == "unsupported_alg"
 
 
 @pytest.mark.parametrize("form", ["pem", "jwk"])
@@ -222,18 +219,18 @@ def test_hmac_signed_with_the_public_key_is_refused(harness: Harness, ring: KeyR
     )
     digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
     mac = hmac.new(secret, signing_input.encode(), digest).digest()
-    assert rejected(harness, f"{signing_input}.{b64e(mac)}") == "unsupported_alg"
+    assert rejection_reason(harness, f"{signing_input}.{b64e(mac)}") == "unsupported_alg"
 
 
 def test_alg_outside_the_configured_allow_list(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
     harness = make_harness(ALGORITHMS="RS256")
-    assert rejected(harness, token_for(ring.es256)) == "unsupported_alg"
-    assert rejected(harness, token_for(ring.rsa, alg="PS256")) == "unsupported_alg"
+    assert rejection_reason(harness, token_for(ring.es256)) == "unsupported_alg"
+    assert rejection_reason(harness, token_for(ring.rsa, alg="PS256")) == "unsupported_alg"
 
 
 def test_missing_alg(harness: Harness, ring: KeyRing):
     token = raw_token({"kid": "rsa-1"}, claims(iss=harness.idp.issuer), ring.rsa, "")
-    assert rejected(harness, token) == "unsupported_alg"
+    assert rejection_reason(harness, token) == "unsupported_alg"
 
 
 # --- keys from the token are never used ---------------------------------------------------------
@@ -248,7 +245,7 @@ def test_key_material_in_the_header_is_ignored(harness: Harness, ring: KeyRing, 
         "x5u": f"{harness.idp.base}/attacker-cert",
         "x5c": ["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"],
     }[member]
-    assert rejected(harness, token_for(ring.attacker, header={member: value})) == "bad_signature"
+    assert rejection_reason(harness, token_for(ring.attacker, header={member: value})) == "bad_signature"
     assert harness.idp.count("/attacker-jwks") == 0
     assert harness.idp.count("/attacker-cert") == 0
 
@@ -257,7 +254,7 @@ def test_attacker_key_with_its_own_kid_and_embedded_jwk_is_unknown(
     harness: Harness, ring: KeyRing, token_for: TokenFor
 ):
     attacker = ring.attacker.with_kid("attacker-1")
-    assert rejected(harness, token_for(attacker, header={"jwk": attacker.jwk})) == "unknown_kid"
+    assert rejection_reason(harness, token_for(attacker, header={"jwk": attacker.jwk})) == "unknown_kid"
 
 
 # --- crit, typ, kid -----------------------------------------------------------------------------
@@ -274,7 +271,7 @@ def test_attacker_key_with_its_own_kid_and_embedded_jwk_is_unknown(
     ],
 )
 def test_critical_extensions_are_refused(harness: Harness, ring: KeyRing, token_for: TokenFor, extra):
-    assert rejected(harness, token_for(ring.rsa, header=extra)) == "unsupported_crit"
+    assert rejection_reason(harness, token_for(ring.rsa, header=extra)) == "unsupported_crit"
 
 
 @pytest.mark.parametrize(
@@ -294,7 +291,7 @@ def test_token_types(make_harness: MakeHarness, ring: KeyRing, token_for: TokenF
     if accepted:
         assert harness.call(token)["principalId"] == "user-1"
     else:
-        assert rejected(harness, token) == "token_type_mismatch"
+        assert rejection_reason(harness, token) == "token_type_mismatch"
 
 
 def test_any_typ_is_accepted_when_token_types_is_unset(harness: Harness, ring: KeyRing, token_for: TokenFor):
@@ -302,7 +299,7 @@ def test_any_typ_is_accepted_when_token_types_is_unset(harness: Harness, ring: K
 
 
 def test_missing_kid_with_several_keys(harness: Harness, ring: KeyRing, token_for: TokenFor):
-    assert rejected(harness, token_for(ring.rsa, header={"kid": None})) == "missing_kid"
+    assert rejection_reason(harness, token_for(ring.rsa, header={"kid": None})) == "missing_kid"
 
 
 def test_missing_kid_uses_the_only_key_of_a_single_key_set(
@@ -313,7 +310,7 @@ def test_missing_kid_uses_the_only_key_of_a_single_key_set(
 
 
 def test_unknown_kid(harness: Harness, ring: KeyRing, token_for: TokenFor):
-    assert rejected(harness, token_for(ring.rsa_next)) == "unknown_kid"
+    assert rejection_reason(harness, token_for(ring.rsa_next)) == "unknown_kid"
 
 
 # --- claims ---------------------------------------------------------------------------------------
@@ -321,13 +318,13 @@ def test_unknown_kid(harness: Harness, ring: KeyRing, token_for: TokenFor):
 
 @pytest.mark.parametrize("claim", ["iss", "aud", "exp", "sub"])
 def test_each_default_required_claim(harness: Harness, ring: KeyRing, token_for: TokenFor, claim):
-    assert rejected(harness, token_for(ring.rsa, **{claim: None})) == "missing_claim"
+    assert rejection_reason(harness, token_for(ring.rsa, **{claim: None})) == "missing_claim"
 
 
 def test_required_claims_can_be_extended(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
     harness = make_harness(REQUIRED_CLAIMS="iss,aud,exp,sub,client_id,jti")
     assert harness.call(token_for(ring.rsa))["principalId"] == "user-1"
-    assert rejected(harness, token_for(ring.rsa, client_id=None)) == "missing_claim"
+    assert rejection_reason(harness, token_for(ring.rsa, client_id=None)) == "missing_claim"
 
 
 def test_required_claims_can_be_narrowed(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
@@ -339,8 +336,8 @@ def test_iss_and_aud_are_checked_even_when_not_required(
     make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
 ):
     harness = make_harness(REQUIRED_CLAIMS="exp")
-    assert rejected(harness, token_for(ring.rsa, iss=None)) == "issuer_mismatch"
-    assert rejected(harness, token_for(ring.rsa, aud=None)) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, iss=None)) == "issuer_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, aud=None)) == "audience_mismatch"
 
 
 @pytest.mark.parametrize(
@@ -358,18 +355,18 @@ def test_iss_and_aud_are_checked_even_when_not_required(
 def test_claims_of_the_wrong_type(harness: Harness, ring: KeyRing, claim):
     payload = {**claims(iss=harness.idp.issuer), **claim}
     token = raw_token({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa, "")
-    assert rejected(harness, token) == "invalid_claim"
+    assert rejection_reason(harness, token) == "invalid_claim"
 
 
 def test_non_finite_date_is_invalid(harness: Harness, ring: KeyRing):
     payload = json.dumps(claims(iss=harness.idp.issuer, exp=None))[:-1].encode() + b', "exp": 1e999}'
     token = raw_token({"alg": "RS256", "kid": "rsa-1"}, payload, ring.rsa, "")
-    assert rejected(harness, token) == "invalid_claim"
+    assert rejection_reason(harness, token) == "invalid_claim"
 
 
 def test_huge_integer_date_does_not_overflow(harness: Harness, ring: KeyRing, token_for: TokenFor):
     assert harness.call(token_for(ring.rsa, exp=10**400))["principalId"] == "user-1"
-    assert rejected(harness, token_for(ring.rsa, nbf=10**400)) == "not_yet_valid"
+    assert rejection_reason(harness, token_for(ring.rsa, nbf=10**400)) == "not_yet_valid"
 
 
 EXP = int(NOW) + 300  # claims() default; LEEWAY_SECONDS defaults to 60
@@ -384,7 +381,7 @@ def test_exp_leeway_edges(harness: Harness, ring: KeyRing, token_for: TokenFor, 
     if reason is None:
         assert harness.call(token)["principalId"] == "user-1"
     else:
-        assert rejected(harness, token) == reason
+        assert rejection_reason(harness, token) == reason
 
 
 @pytest.mark.parametrize(("claim", "reason"), [("nbf", "not_yet_valid"), ("iat", "issued_in_future")])
@@ -396,7 +393,7 @@ def test_nbf_and_iat_leeway_edges(
     if ok:
         assert harness.call(token)["principalId"] == "user-1"
     else:
-        assert rejected(harness, token) == reason
+        assert rejection_reason(harness, token) == reason
 
 
 def test_zero_leeway_expires_exactly_at_exp(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
@@ -405,7 +402,7 @@ def test_zero_leeway_expires_exactly_at_exp(make_harness: MakeHarness, ring: Key
     harness.clock.now = EXP - 0.5
     assert harness.call(token)["principalId"] == "user-1"
     harness.clock.now = EXP
-    assert rejected(harness, token) == "expired"
+    assert rejection_reason(harness, token) == "expired"
 
 
 @pytest.mark.parametrize(
@@ -419,7 +416,9 @@ def test_zero_leeway_expires_exactly_at_exp(make_harness: MakeHarness, ring: Key
     ],
 )
 def test_issuer_must_match_exactly(harness: Harness, ring: KeyRing, token_for: TokenFor, transform):
-    assert rejected(harness, token_for(ring.rsa, iss=transform(harness.idp.issuer))) == "issuer_mismatch"
+    assert (
+        rejection_reason(harness, token_for(ring.rsa, iss=transform(harness.idp.issuer))) == "issuer_mismatch"
+    )
 
 
 @pytest.mark.parametrize(
@@ -437,7 +436,7 @@ def test_issuer_must_match_exactly(harness: Harness, ring: KeyRing, token_for: T
     ],
 )
 def test_audience_must_match_exactly(harness: Harness, ring: KeyRing, token_for: TokenFor, aud):
-    assert rejected(harness, token_for(ring.rsa, aud=aud)) == "audience_mismatch"
+    assert rejection_reason(harness, token_for(ring.rsa, aud=aud)) == "audience_mismatch"
 
 
 @pytest.mark.parametrize("aud", [AUDIENCE, [AUDIENCE], ["api://other", AUDIENCE], ["api://second"]])
@@ -450,5 +449,5 @@ def test_audience_accepts_any_configured_value(
 
 def test_weak_rsa_key_in_the_jwks_is_not_trusted(harness: Harness, ring: KeyRing, token_for: TokenFor):
     harness.idp.publish(ring.rsa, ring.rsa_weak)
-    assert rejected(harness, token_for(ring.rsa_weak)) == "unknown_kid"
+    assert rejection_reason(harness, token_for(ring.rsa_weak)) == "unknown_kid"
     assert harness.call(token_for(ring.rsa))["principalId"] == "user-1"
