@@ -23,6 +23,12 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from stacks import rules
+from stacks.rules import MAX_SCOPE_RULES_JSON_CHARS, ROUTE_METHODS, Route
+from stacks.rules import InvalidValueError as _InvalidValueError
+
+__all__ = ["MAX_SCOPE_RULES_JSON_CHARS", "ROUTE_METHODS", "Route"]  # re-exported: their home is stacks.rules
+
 ContextGetter = Callable[[str], object]
 """Reads one raw context value, None when absent (`app.node.try_get_context` has this shape)."""
 
@@ -38,18 +44,10 @@ SUPPORTED_ALGORITHMS: Final = (
     "ES512",
     "EdDSA",
 )
-# OPTIONS is left out on purpose: it is CORS preflight, which API Gateway answers without authorization.
-ROUTE_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "*")
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS: Final = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
-# Lambda caps all environment variables of a function at 4 KB together; the scope rules are the only value
-# that grows with the API, so they get a budget that leaves room for the rest of the contract.
-MAX_SCOPE_RULES_JSON_CHARS: Final = 2048
-
-_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
-_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 section 3.3 scope-token
 _CLAIM_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+/-]+")  # RFC 6838 restricted-name characters (and "/")
 _STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -82,30 +80,6 @@ class ConfigError(ValueError):
         super().__init__(f'invalid config "{key}": {problem} (example: -c {key}={example})')
 
 
-@dataclass(frozen=True, order=True)
-class Route:
-    """One API route as written in config: an HTTP method (or `*` for any) and a resource path.
-
-    A final `*` path segment stands for any deeper path; the stack creates it as a `{proxy+}` resource and the
-    authorizer matches it like an IAM Resource wildcard, so both read the same rule the same way.
-    """
-
-    method: str
-    path: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.path}"
-
-    @property
-    def api_method(self) -> str:
-        return "ANY" if self.method == "*" else self.method
-
-    @property
-    def api_path(self) -> str:
-        return self.path[:-1] + "{proxy+}" if self.path.endswith("/*") else self.path
-
-
 ClaimValue = str | int | float | bool
 
 
@@ -121,21 +95,52 @@ class TrustedIssuer:
 
 @dataclass(frozen=True)
 class TokenRules:
-    """What the authorizer enforces on every token (the authorizer's environment contract, typed)."""
+    """What the authorizer enforces on every token (the authorizer's environment contract, typed).
+
+    Validated on construction by the very parsers that read cdk.json (`_KEYS`), so the construct accepts
+    exactly what `scopeRules` and the other keys accept, and a bad value is the same one-line ConfigError.
+    """
 
     issuer: str
     audience: tuple[str, ...]
+    scope_rules: Mapping[str, str]
     jwks_uri: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
     token_types: tuple[str, ...] = ()
     required_claims: tuple[str, ...] = ("iss", "aud", "exp", "sub")
     context_claims: tuple[str, ...] = ()
     leeway_seconds: int = 60
-    scope_rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     audience_claim: str = "aud"
     scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
     required_claim_values: Mapping[str, ClaimValue] = field(default_factory=lambda: MappingProxyType({}))
     additional_issuers: tuple[TrustedIssuer, ...] = ()
+    principal_id_format: str = "sub"
+
+    def __post_init__(self) -> None:
+        checks: tuple[tuple[str, object], ...] = (
+            ("issuer", self.issuer),
+            ("audience", list(self.audience)),
+            ("scopeRules", dict(self.scope_rules)),
+            ("jwksUri", self.jwks_uri),
+            ("algorithms", list(self.algorithms)),
+            ("tokenTypes", list(self.token_types)),
+            ("requiredClaims", list(self.required_claims)),
+            ("contextClaims", list(self.context_claims)),
+            ("leewaySeconds", self.leeway_seconds),
+            ("audienceClaim", self.audience_claim),
+            ("scopeClaims", list(self.scope_claims)),
+            ("requiredClaimValues", dict(self.required_claim_values)),
+            ("principalIdFormat", self.principal_id_format),
+        )
+        for key, value in checks:
+            if value is not None:
+                _KEYS[key].check(key, value)
+        if any(extra.issuer == self.issuer for extra in self.additional_issuers):
+            raise ConfigError(
+                "additionalIssuers",
+                f"repeats the primary issuer {self.issuer!r}",
+                _KEYS["additionalIssuers"].example,
+            )
 
     @property
     def protected_routes(self) -> tuple[Route, ...]:
@@ -230,13 +235,8 @@ class StackConfig:
             scope_claims=v["scopeClaims"],
             required_claim_values=v["requiredClaimValues"],
             additional_issuers=v["additionalIssuers"],
+            principal_id_format=v["principalIdFormat"],
         )
-        if any(extra.issuer == token_rules.issuer for extra in token_rules.additional_issuers):
-            raise ConfigError(
-                "additionalIssuers",
-                f"repeats the primary issuer {token_rules.issuer!r}",
-                _KEYS["additionalIssuers"].example,
-            )
         if v["alarmTopicArn"] is not None and v["alarmEmail"] is not None:
             raise ConfigError(
                 "alarmEmail",
@@ -300,10 +300,6 @@ class StackConfig:
 # Parsers: each takes (raw value, key) and returns the typed value or raises _InvalidValueError.
 
 
-class _InvalidValueError(Exception):
-    """Raised inside a parser; `_KeySpec.read` turns it into a ConfigError carrying the key's example."""
-
-
 @dataclass(frozen=True)
 class _KeySpec:
     parse: Callable[[object, str], object]
@@ -319,6 +315,10 @@ class _KeySpec:
             raw = self.default
             if raw is None:
                 return None
+        return self.check(name, raw)
+
+    def check(self, name: str, raw: object) -> object:
+        """The parsed value, or the ConfigError naming `name` (parsers raise _InvalidValueError)."""
         try:
             return self.parse(raw, name)
         except _InvalidValueError as err:
@@ -462,58 +462,17 @@ def _names(pattern: re.Pattern[str], what: str) -> Callable[[object, str], tuple
 def parse_route(text: str, key: str) -> Route:
     """Parse "METHOD /path"; raises ConfigError naming `key` (used for scopeRules keys and publicRoutes)."""
     try:
-        return _route(text)
+        return rules.route(text)
     except _InvalidValueError as err:
         raise ConfigError(key, str(err), _KEYS[key].example) from None
 
 
-def _route(text: str) -> Route:
-    method, sep, path = text.partition(" ")
-    if not sep or method not in ROUTE_METHODS:
-        raise _InvalidValueError(
-            f'route {text!r} must look like "GET /path" with a method from {", ".join(ROUTE_METHODS)}'
-        )
-    if path == "/":
-        return Route(method, path)
-    segments = path.split("/")
-    if segments[0] != "" or len(segments) < 2:
-        raise _InvalidValueError(f"route {text!r}: the path must start with /")
-    body = segments[1:]
-    for index, segment in enumerate(body):
-        last = index == len(body) - 1
-        if not (_SEGMENT.fullmatch(segment) or (last and segment == "*")):
-            raise _InvalidValueError(
-                f"route {text!r}: path segments may use letters, digits and ._~- ; "
-                "a * is allowed only as the whole last segment"
-            )
-    return Route(method, path)
-
-
 def _scope_rules(raw: object, key: str) -> Mapping[str, str]:
-    rules: dict[str, str] = {}
-    for route_text, scopes in _object(raw).items():
-        route = _route(route_text)
-        if isinstance(scopes, list) and all(isinstance(s, str) for s in scopes):
-            tokens = list(scopes)
-        elif isinstance(scopes, str):
-            tokens = scopes.split()
-        else:
-            raise _InvalidValueError(f"the scopes of {route_text!r} must be a space-separated string")
-        for token in tokens:
-            if not _SCOPE_TOKEN.fullmatch(token):
-                raise _InvalidValueError(f"{token!r} in {route_text!r} is not a valid scope")
-        if route.key in rules:
-            raise _InvalidValueError(f"route {route.key!r} appears twice")
-        rules[route.key] = " ".join(tokens)
-    if len(json.dumps(rules, separators=(",", ":"))) > MAX_SCOPE_RULES_JSON_CHARS:
-        raise _InvalidValueError(
-            f"are too large for the Lambda environment (over {MAX_SCOPE_RULES_JSON_CHARS} characters)"
-        )
-    return MappingProxyType(rules)
+    return rules.scope_rules(_object(raw))
 
 
 def _public_routes(raw: object, key: str) -> tuple[Route, ...]:
-    routes = tuple(_route(text) for text in _string_list(raw, key))
+    routes = tuple(rules.route(text) for text in _string_list(raw, key))
     return routes
 
 
@@ -589,6 +548,10 @@ def _check_production(rules: TokenRules, stage_name: str) -> None:
                 f"the production stage {stage_name!r} refuses {value!r}: it {problem}; set the real value",
                 _KEYS[key].example,
             )
+
+
+def _context_claims(raw: object, key: str) -> tuple[str, ...]:
+    return rules.context_claim_names(_names(_CLAIM_NAME, "claim name")(raw, key))
 
 
 def _claim_name(raw: object, key: str) -> str:
@@ -669,16 +632,16 @@ def additional_issuers_json(issuers: tuple[TrustedIssuer, ...]) -> str:
 
 
 _KEYS: Final[dict[str, _KeySpec]] = {
-    "issuer": _KeySpec(_url, "https://your-tenant.example.com/", required=True),
+    "issuer": _KeySpec(_url, "https://acme.eu.auth0.com/", required=True),
     "audience": _KeySpec(_audience, "api://orders,api://billing", required=True),
-    "jwksUri": _KeySpec(_optional_url, "https://your-tenant.example.com/.well-known/jwks.json"),
+    "jwksUri": _KeySpec(_optional_url, "https://acme.eu.auth0.com/.well-known/jwks.json"),
     "algorithms": _KeySpec(_algorithms, "RS256,ES256", ["RS256"]),
     "scopeRules": _KeySpec(_scope_rules, '\'{"GET /hello": "items:read"}\'', {}),
     "publicRoutes": _KeySpec(_public_routes, "'[\"GET /health\"]'", []),
     "tokenTypes": _KeySpec(_names(_MEDIA_TYPE, "token type"), "at+jwt,application/at+jwt", []),
     # Default: iss, exp, sub and the audience claim (so iss,aud,exp,sub unless audienceClaim changes it).
     "requiredClaims": _KeySpec(_names(_CLAIM_NAME, "claim name"), "iss,aud,exp,sub,client_id"),
-    "contextClaims": _KeySpec(_names(_CLAIM_NAME, "claim name"), "email,tenant", []),
+    "contextClaims": _KeySpec(_context_claims, "email,tenant", []),
     "leewaySeconds": _KeySpec(_integer(0, 300), "60", 60),
     "authorizerCacheTtlSeconds": _KeySpec(_integer(0, 3600), "300", 300),
     "jwksCacheSeconds": _KeySpec(_integer(1, 86400), "600", 600),
@@ -702,14 +665,15 @@ _KEYS: Final[dict[str, _KeySpec]] = {
     "requiredClaimValues": _KeySpec(_required_claim_values, '\'{"token_use":"access"}\'', {}),
     "additionalIssuers": _KeySpec(
         _additional_issuers,
-        '\'[{"issuer":"https://login.microsoftonline.com/<tenant-id>/v2.0","audience":["<app-id>"]}]\'',
+        '\'[{"issuer":"https://partner.eu.auth0.com/","audience":["api://orders"]}]\'',
         [],
     ),
+    "principalIdFormat": _KeySpec(rules.principal_id_format_of, "iss#sub", "sub"),
     "alarms": _KeySpec(_boolean, "false", True),
     "alarmTopicArn": _KeySpec(
         _pattern(_SNS_TOPIC_ARN, "an SNS topic ARN"), "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
     ),
-    "alarmEmail": _KeySpec(_pattern(_EMAIL, "an email address"), "ops@your-company.com"),
+    "alarmEmail": _KeySpec(_pattern(_EMAIL, "an email address"), "ops@acme-corp.com"),
     "alarm5xxRatePercent": _KeySpec(_number(0, 100, low_inclusive=False), "5", 5),
 }
 

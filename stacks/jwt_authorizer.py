@@ -1,4 +1,4 @@
-"""Reusable construct: the JWT-validating Lambda authorizer and the API Gateway TOKEN authorizer using it.
+"""Reusable construct: the JWT-validating Lambda authorizer and the API Gateway REQUEST authorizer using it.
 
 Import it into your own stack:
 
@@ -6,11 +6,17 @@ Import it into your own stack:
     from stacks.jwt_authorizer import JwtAuthorizer
 
     gate = JwtAuthorizer(self, "Jwt", rest_api=api, stage_name="prod",
-                         token_rules=TokenRules(issuer="https://idp.example.com/", audience=("api://orders",)))
-    resource.add_method("GET", integration, authorizer=gate.authorizer)
+                         token_rules=TokenRules(issuer="https://idp.example.com/", audience=("api://orders",),
+                                                scope_rules={"GET /orders": "orders:read"}))
+    api.root.add_resource("orders").add_method("GET", integration, authorizer=gate.authorizer)
 
-Why it needs the RestApi and stage name: the authorizer builds cache-safe policies for exactly this API and
-stage (RESOURCE_ARN); the Function references the API id, and the API never references the Function, so the
+Why a REQUEST authorizer keyed by the Authorization header, the verb and the resource path: API Gateway caches
+the returned policy per identity-source values, so each cached decision is about one token on one route, which
+is what makes overlapping scope rules exact (docs/routes.md). Synth fails if a method carries the authorizer
+but the scope rules name no route for it (it would answer 403 to everyone).
+
+Why it needs the RestApi and stage name: the authorizer builds policies for exactly this API and stage
+(RESOURCE_ARN); the Function references the API id, and the API never references the Function, so the
 dependency stays one-way (no circular reference in CloudFormation).
 """
 
@@ -20,21 +26,23 @@ import json
 from pathlib import Path
 from typing import Final
 
+import jsii
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from stacks.config import DEFAULT_SCOPE_CLAIMS, KeySetTiming, TokenRules, additional_issuers_json
 from stacks.python_function import PROJECT_ROOT, PythonFunction
 
 AUTHORIZER_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "authorizer"
-IDENTITY_SOURCE: Final = "method.request.header.Authorization"
-# "Bearer" in any letter case, one or more spaces, then a compact JWS (three base64url segments). Character
-# classes instead of an inline (?i) flag: API Gateway evaluates this in Java, the local gateway in Python, and
-# both must read it the same way. A mismatch is answered 401 by API Gateway without invoking the Lambda.
-# Python callers must use re.fullmatch: "$" alone also matches before a trailing newline.
-BEARER_JWS_PATTERN: Final = r"^[Bb][Ee][Aa][Rr][Ee][Rr] +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+# The cache key: one decision per token, verb and route (API Gateway answers 401 without invoking the Lambda
+# when the header is missing; the two context values are always present).
+IDENTITY_SOURCES: Final = (
+    apigw.IdentitySource.header("Authorization"),
+    apigw.IdentitySource.context("httpMethod"),
+    apigw.IdentitySource.context("resourcePath"),
+)
 # Discovery and JWKS fetches may both run on a cold start, each bounded by JWKS_TIMEOUT_SECONDS (max 4 s).
 FUNCTION_TIMEOUT: Final = Duration.seconds(10)
 
@@ -64,6 +72,8 @@ def authorizer_environment(rules: TokenRules, key_set: KeySetTiming, resource_ar
         "JWKS_REFETCH_COOLDOWN_SECONDS": str(key_set.refetch_cooldown_seconds),
         "RESOURCE_ARN": resource_arn,
     }
+    if rules.principal_id_format != "sub":
+        environment["PRINCIPAL_ID_FORMAT"] = rules.principal_id_format
     if rules.jwks_uri is not None:
         environment["JWKS_URI"] = rules.jwks_uri
     if rules.audience_claim != "aud":
@@ -80,10 +90,10 @@ def authorizer_environment(rules: TokenRules, key_set: KeySetTiming, resource_ar
 
 
 class JwtAuthorizer(Construct):
-    """Lambda TOKEN authorizer validating OAuth2/OIDC JWT access tokens for one RestApi stage.
+    """Lambda REQUEST authorizer validating OAuth2/OIDC JWT access tokens for one RestApi stage.
 
-    Attributes: `function` (the authorizer lambda_.Function), `authorizer` (the apigw.TokenAuthorizer to pass
-    to `add_method`), `log_group` (the function's log group).
+    Attributes: `function` (the authorizer lambda_.Function), `authorizer` (the apigw.RequestAuthorizer to
+    pass to `add_method`), `log_group` (the function's log group).
     """
 
     def __init__(
@@ -121,11 +131,37 @@ class JwtAuthorizer(Construct):
         )
         self.function = lambda_function.function
         self.log_group = lambda_function.log_group
-        self.authorizer = apigw.TokenAuthorizer(
+        self.authorizer = apigw.RequestAuthorizer(
             self,
-            "TokenAuthorizer",
+            "RequestAuthorizer",
             handler=self.function,
-            identity_source=IDENTITY_SOURCE,
-            validation_regex=BEARER_JWS_PATTERN,
+            identity_sources=list(IDENTITY_SOURCES),
             results_cache_ttl=results_cache_ttl if results_cache_ttl is not None else Duration.minutes(5),
         )
+        self.node.add_validation(_EveryMethodHasARule(rest_api, self.authorizer, token_rules))
+
+
+@jsii.implements(IValidation)
+class _EveryMethodHasARule:
+    """A method that carries the authorizer but has no scope rule would answer 403 to every caller."""
+
+    def __init__(
+        self, rest_api: apigw.IRestApi, authorizer: apigw.RequestAuthorizer, rules: TokenRules
+    ) -> None:
+        self._api = rest_api
+        self._authorizer_id = authorizer.authorizer_id
+        self._routes = {(route.api_method, route.api_path) for route in rules.protected_routes}
+
+    def validate(self) -> list[str]:
+        methods = self._api.methods if isinstance(self._api, apigw.RestApi) else []
+        problems = []
+        for method in methods:
+            cfn = method.node.default_child
+            if not isinstance(cfn, apigw.CfnMethod) or cfn.authorizer_id != self._authorizer_id:
+                continue
+            if (method.http_method, method.resource.path) not in self._routes:
+                problems.append(
+                    f"{method.http_method} {method.resource.path} carries the JwtAuthorizer, but its scope "
+                    "rules name no such route (every call would be denied): add it to the scope rules"
+                )
+        return problems

@@ -257,8 +257,25 @@ def allow_document(*resources: str) -> dict[str, Any]:
     }
 
 
-def deny_document(resource: str) -> dict[str, Any]:
+def deny_document(*resources: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": [resource]}],
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": list(resources)}],
+    }
+
+
+def request_event(
+    token: str, verb: str, path: str, resource: str, prefix: str = API_PREFIX
+) -> dict[str, Any]:
+    """A REQUEST authorizer event for ``verb path`` (path as requested) that API Gateway routed to
+    ``resource`` (e.g. ``/items/{proxy+}``); the method ARN is ``<prefix>/<verb><path>``."""
+    return {
+        "type": "REQUEST",
+        "methodArn": f"{prefix}/{verb}{path}",
+        "resource": resource,
+        "path": path,
+        "httpMethod": verb,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "multiValueHeaders": {"Authorization": [f"Bearer {token}"]},
+        "requestContext": {"resourcePath": resource, "httpMethod": verb, "path": f"/prod{path}"},
     }

@@ -115,7 +115,9 @@ READ_RULE = json.dumps({"GET /orders": "orders:read"})
 def test_scope_claims_read_a_permissions_list(make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor):
     harness = make_harness(SCOPE_CLAIMS="permissions", SCOPE_RULES=READ_RULE)
     response = harness.call(token_for(ring.rsa, scope="openid", permissions=["orders:read", "orders:write"]))
-    assert response["policyDocument"] == allow_document(f"{API_PREFIX}/GET/orders")
+    assert response["policyDocument"] == allow_document(
+        f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"
+    )
     assert response["context"]["scope"] == "orders:read orders:write"
 
 
@@ -124,7 +126,9 @@ def test_claims_not_listed_in_scope_claims_grant_nothing(
 ):
     harness = make_harness(SCOPE_CLAIMS="permissions", SCOPE_RULES=READ_RULE)
     response = harness.call(token_for(ring.rsa, scope="orders:read", scp=["orders:read"], permissions=[]))
-    assert response["policyDocument"] == deny_document(f"{API_PREFIX}/*")
+    assert response["policyDocument"] == deny_document(
+        f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"
+    )
     assert response["context"]["scope"] == ""
 
 
@@ -135,7 +139,9 @@ def test_default_scope_claims_ignore_permissions(
     response = harness.call(
         token_for(ring.rsa, scope=None, permissions=["orders:read"], roles=["orders:read"])
     )
-    assert response["policyDocument"] == deny_document(f"{API_PREFIX}/*")
+    assert response["policyDocument"] == deny_document(
+        f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"
+    )
 
 
 def test_scopes_of_all_listed_claims_are_united(
@@ -148,7 +154,7 @@ def test_scopes_of_all_listed_claims_are_united(
     )
     token = token_for(ring.rsa, scope="openid orders:write", permissions=["orders:write"], roles="admin")
     response = harness.call(token, method_arn("DELETE", "orders/7"))
-    assert response["policyDocument"] == allow_document(f"{API_PREFIX}/DELETE/orders/*")
+    assert response["policyDocument"] == allow_document(f"{API_PREFIX}/DELETE/orders/?*")
     assert response["context"]["scope"] == "openid orders:write admin"
 
 
@@ -165,7 +171,9 @@ def test_list_entries_that_are_not_strings_grant_nothing(
 ):
     harness = make_harness(SCOPE_CLAIMS="roles", SCOPE_RULES=READ_RULE)
     response = harness.call(token_for(ring.rsa, scope=None, roles=roles))
-    assert response["policyDocument"] == allow_document(f"{API_PREFIX}/GET/orders")
+    assert response["policyDocument"] == allow_document(
+        f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"
+    )
     assert response["context"]["scope"] == context_scope
 
 
@@ -176,7 +184,7 @@ def test_scope_claim_of_another_shape_grants_nothing(
     harness = make_harness(SCOPE_CLAIMS="roles", SCOPE_RULES=READ_RULE)
     response = harness.call(token_for(ring.rsa, scope=None, roles=roles))
     assert (response["policyDocument"], response["context"]["scope"]) == (
-        deny_document(f"{API_PREFIX}/*"),
+        deny_document(f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"),
         "",
     )
 
@@ -188,7 +196,7 @@ def test_scope_stays_a_string_only_claim_when_listed(
     harness = make_harness(SCOPE_CLAIMS="scope,roles", SCOPE_RULES=READ_RULE)
     response = harness.call(token_for(ring.rsa, scope=["orders:read"], roles=["profile"]))
     assert (response["policyDocument"], response["context"]["scope"]) == (
-        deny_document(f"{API_PREFIX}/*"),
+        deny_document(f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"),
         "profile",
     )
 

@@ -460,10 +460,10 @@ def test_preset_allows_the_providers_access_token(preset, ring: KeyRing, case):
     minted, path, principal, scope, client_id = ALLOWED[case]
     harness = preset(minted.provider)
     route = f"{API_PREFIX}/GET/{path}"
-    # Each token is entitled to exactly the one route it calls, so that is the whole policy.
+    # The policy speaks about the one route the request reaches (and its trailing-slash spelling).
     assert harness.call(mint(minted, ring.rsa.with_kid("provider-key-1")), route) == {
         "principalId": principal,
-        "policyDocument": allow_document(route),
+        "policyDocument": allow_document(route, f"{route}/"),
         "context": {"sub": principal, "scope": scope, "client_id": client_id, "iss": minted.payload["iss"]},
     }
     assert harness.last_decision()["outcome"] == "allow"
@@ -497,7 +497,9 @@ def test_entra_delegated_token_without_the_app_role_is_denied_the_report(preset,
     response = harness.call(
         mint(entra(ENTRA_USER), ring.rsa.with_kid("provider-key-1")), f"{API_PREFIX}/GET/reports"
     )
-    assert response["policyDocument"] == allow_document(f"{API_PREFIX}/GET/orders")
+    assert response["policyDocument"] == deny_document(
+        f"{API_PREFIX}/GET/reports", f"{API_PREFIX}/GET/reports/"
+    )
     assert harness.last_decision()["reason"] == "insufficient_scope"
 
 
@@ -506,7 +508,9 @@ def test_cognito_token_without_the_custom_scope_is_denied(preset, ring: KeyRing)
     harness = preset("cognito")
     minted = cognito({**COGNITO_USER, "scope": "aws.cognito.signin.user.admin"})
     response = harness.call(mint(minted, ring.rsa.with_kid("provider-key-1")), f"{API_PREFIX}/GET/orders")
-    assert response["policyDocument"] == deny_document(f"{API_PREFIX}/*")
+    assert response["policyDocument"] == deny_document(
+        f"{API_PREFIX}/GET/orders", f"{API_PREFIX}/GET/orders/"
+    )
 
 
 def test_okta_shared_audience_can_be_pinned_to_one_client(preset, ring: KeyRing):

@@ -70,6 +70,35 @@ def random_kid_token(ring: KeyRing, token_for: TokenFor) -> str:
     return token_for(ring.rsa.with_kid(uuid.uuid4().hex))
 
 
+def test_a_cache_shorter_than_the_cooldown_is_honoured(
+    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
+):
+    # Issue 9: successes do not pace refreshes; a 1 s cache refreshes after 1 s, not after the 10 s cooldown.
+    harness = make_harness(JWKS_CACHE_SECONDS="1", JWKS_REFETCH_COOLDOWN_SECONDS="10")
+    harness.call(token_for(ring.rsa))
+    for expected in (2, 3, 4):
+        harness.clock.advance(1)
+        harness.call(token_for(ring.rsa))
+        assert harness.idp.count("/jwks") == expected
+
+
+def test_after_a_failed_refresh_the_cooldown_paces_the_next_attempt(
+    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor
+):
+    harness = make_harness(JWKS_CACHE_SECONDS="1", JWKS_REFETCH_COOLDOWN_SECONDS="10")
+    harness.call(token_for(ring.rsa))
+    harness.idp.mode = "down"
+    harness.clock.advance(1)
+    harness.call(token_for(ring.rsa))  # stale keys serve; one failed attempt
+    harness.clock.advance(9.9)
+    harness.call(token_for(ring.rsa))
+    assert harness.idp.count("/jwks") == 2
+    harness.idp.mode = "ok"
+    harness.clock.advance(0.1)
+    harness.call(token_for(ring.rsa))
+    assert harness.idp.count("/jwks") == 3
+
+
 def test_rotation_new_kid_works_right_after_a_regular_fetch_and_removed_kid_stops(
     harness: Harness, ring: KeyRing, token_for: TokenFor
 ):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from gate.errors import ConfigError
-from gate.settings import ScopeRule, Settings, TrustedIssuer
+from gate.routes import Rule
+from gate.settings import Settings, TrustedIssuer
 
 MINIMAL = {"ISSUER": "https://idp.example.com/tenant/", "AUDIENCE": "api://orders"}
 
@@ -81,8 +82,8 @@ def test_everything_set():
     assert settings.token_types == frozenset({"at+jwt", "application/at+jwt"})
     assert settings.required_claims == ("iss", "aud", "exp", "sub", "client_id")
     assert settings.scope_rules == (
-        ScopeRule("GET", "/orders/*", frozenset({"orders:read", "profile"})),
-        ScopeRule("*", "/health", frozenset()),
+        Rule("GET", "/orders/*", frozenset({"orders:read", "profile"})),
+        Rule("*", "/health", frozenset()),
     )
     assert (settings.leeway_seconds, settings.jwks_timeout_seconds) == (0.5, 0.2)
     assert settings.resource_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123/*"
@@ -128,6 +129,22 @@ def test_everything_set():
         ("SCOPE_RULES", '{"GET /a": ["x"]}'),
         ("SCOPE_RULES", json.dumps({f"GET /r{i}": "x" for i in range(101)})),
         ("SCOPE_RULES", json.dumps({"GET /" + "a" * 400: "x"})),
+        # Issue 9: exactly the routes stacks/rules.py accepts at synth (tests/infra/test_rules.py agrees).
+        ("SCOPE_RULES", '{"GET /orders*": "x"}'),
+        ("SCOPE_RULES", '{"GET /orders/{id}": "x"}'),
+        ("SCOPE_RULES", '{"GET /a~b": "x"}'),
+        ("SCOPE_RULES", '{"GET /a/*/b": "x"}'),
+        ("SCOPE_RULES", '{"GET /a/": "x"}'),
+        ("SCOPE_RULES", '{"GET /a/../b": "x"}'),
+        ("SCOPE_RULES", '{"OPTIONS /a": "x"}'),
+        ("SCOPE_RULES", '{"GET /a": "x\\"y"}'),
+        ("CONTEXT_CLAIMS", "email,sub"),
+        ("CONTEXT_CLAIMS", "principalId"),
+        ("CONTEXT_CLAIMS", "scope"),
+        ("CONTEXT_CLAIMS", "client_id"),
+        ("CONTEXT_CLAIMS", "iss"),
+        ("CONTEXT_CLAIMS", "integrationLatency"),
+        ("PRINCIPAL_ID_FORMAT", "iss"),
         ("RESOURCE_ARN", "arn:aws:execute-api:us-east-1:123456789012:abc123"),
         ("RESOURCE_ARN", "arn:aws:lambda:us-east-1:123456789012:function/x"),
         ("RESOURCE_ARN", "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/"),

@@ -14,6 +14,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
+from gate.routes import RouteTable
+from gate.settings import Settings
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Use the construct in your own stack"
 
@@ -48,10 +51,22 @@ def test_readme_construct_snippet_synthesizes_protected_methods() -> None:
 
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::ApiGateway::Authorizer", 1)
-    template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "TOKEN"})
+    template.has_resource_properties("AWS::ApiGateway::Authorizer", {"Type": "REQUEST"})
     methods = template.find_resources("AWS::ApiGateway::Method")
     assert sorted(m["Properties"]["HttpMethod"] for m in methods.values()) == ["GET", "POST"]
     assert {m["Properties"]["AuthorizationType"] for m in methods.values()} == {"CUSTOM"}
+    # A working authorizer: its environment passes the cold start's own validation, and every method that
+    # carries it reaches a rule (otherwise every call would be denied as route_not_configured).
+    (function,) = (f for f in template.find_resources("AWS::Lambda::Function").values() if "ISSUER" in str(f))
+    environment = {
+        **function["Properties"]["Environment"]["Variables"],
+        "RESOURCE_ARN": "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod",
+    }
+    settings = Settings.from_env(environment)
+    assert settings.scope_rules is not None
+    routes = RouteTable(settings.scope_rules)
+    for verb in ("GET", "POST"):
+        assert routes.for_resource("/orders", verb) is not None
     template.has_resource_properties(
         "AWS::Lambda::Function",
         {

@@ -4,8 +4,15 @@
 :class:`~gate.errors.Rejection` (the handler turns it into ``Exception("Unauthorized")``) or
 :class:`~gate.errors.KeysUnavailable`; each outcome writes exactly one decision log line.
 
+The policy is about the one route the request reaches (docs/routes.md): for REQUEST events the route
+API Gateway selected (``resource`` and ``httpMethod``), for TOKEN events the route the method ARN's path
+selects under the same rules. The stack's REQUEST authorizer caches per token, verb and route, so the
+policy is never applied to another route.
+
 Choices the contract leaves open:
 
+* a route that is not in SCOPE_RULES (the function attached to a method it was not configured for) gets
+  a deny policy for the whole stage (403, reason ``route_not_configured``);
 * a method ARN outside RESOURCE_ARN gets a **deny policy** (403, reason ``resource_outside_api``)
   for ``<that API/stage>/*``, not 401: the caller's token is fine, the authorizer is attached to an
   API it was not configured for, and a 401 would make clients throw good tokens away;
@@ -15,7 +22,8 @@ Choices the contract leaves open:
   none), ``client_id`` (the ``client_id`` claim - or the AUDIENCE_CLAIM when that names the client,
   ``azp`` or ``cid`` - ``""`` if absent or not a string), ``iss``, plus CONTEXT_CLAIMS whose
   values are strings, finite numbers or booleans (others are left out);
-* ``principalId`` is ``sub``, else ``client_id``, else ``"unknown"``.
+* ``principalId`` is ``sub``, else ``client_id``, else ``"unknown"``; with PRINCIPAL_ID_FORMAT
+  ``iss#sub`` it is prefixed by ``iss`` and ``#``.
 """
 
 from __future__ import annotations
@@ -32,13 +40,16 @@ from gate.errors import (
     MALFORMED_EVENT,
     OK,
     RESOURCE_OUTSIDE_API,
+    ROUTE_ARN_MISMATCH,
+    ROUTE_NOT_CONFIGURED,
     KeysUnavailable,
     Rejection,
 )
-from gate.events import bearer_token, method_arn_of
+from gate.events import MethodArn, bearer_token, method_arn_of
 from gate.fetch import fetch_json
 from gate.keys import Fetch, KeySet
-from gate.policy import Policy, PolicyBook, deny_all, iam_pattern
+from gate.policy import Policy, PolicyBook, allow_all, deny_all, iam_pattern
+from gate.routes import RouteTable
 from gate.settings import Settings
 from gate.verify import Verifier
 
@@ -63,7 +74,9 @@ class Authorizer:
         self._verifier = Verifier(settings, self._key_sets, clock=clock)
         self._scope_claims = settings.scope_claims
         self._client_claim = settings.audience_claim if settings.audience_claim != "aud" else "client_id"
-        self._policies = PolicyBook(settings.scope_rules)
+        self._routes = RouteTable(settings.scope_rules) if settings.scope_rules is not None else None
+        self._policies = PolicyBook(self._routes) if self._routes is not None else None
+        self._qualified_principal = settings.principal_id_format == "iss#sub"
         self._resource_arn = settings.resource_arn
         self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
         self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
@@ -86,6 +99,7 @@ class Authorizer:
             if not isinstance(event, dict):
                 raise Rejection(MALFORMED_EVENT)
             method = method_arn_of(event)
+            rule = self._rule_of(event, method)
             verified = self._verifier.verify(bearer_token(event))
         except Rejection as rejection:
             self._log.decision(
@@ -99,12 +113,10 @@ class Authorizer:
             raise
         claims = verified.claims
         scope_string = scope_string_of(claims, self._scope_claims)
-        policy: Policy
-        if self._inside is not None and self._inside.fullmatch(method.arn) is None:
-            policy, outcome, reason = deny_all(method.prefix), "deny", RESOURCE_OUTSIDE_API
-        else:
-            policy = self._policies.policy_for(scope_string, self._resource_arn or method.prefix)
-            outcome, reason = ("allow", OK) if policy.allows(method.arn) else ("deny", INSUFFICIENT_SCOPE)
+        policy, reason, route = self._policy(rule, method, scope_string)
+        outcome = "allow" if policy.allows(method.arn) else "deny"
+        if outcome == "deny" and reason == OK:
+            reason = ROUTE_ARN_MISMATCH
         client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
             client_id = ""
@@ -119,12 +131,41 @@ class Authorizer:
             value = claims.get(name)
             if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
                 context[name] = value
-        self._log.decision(outcome, reason, sub=sub, kid=verified.kid, method_arn=method.arn)
+        self._log.decision(outcome, reason, sub=sub, kid=verified.kid, method_arn=method.arn, route=route)
+        principal = sub or client_id or "unknown"
         return {
-            "principalId": sub or client_id or "unknown",
+            "principalId": f"{claims['iss']}#{principal}" if self._qualified_principal else principal,
             "policyDocument": policy.document,
             "context": context,
         }
+
+    def _rule_of(self, event: dict[str, Any], method: MethodArn) -> int | None:
+        """The SCOPE_RULES entry (index) of the route the request reaches; None if it has none.
+
+        REQUEST events name the resource API Gateway selected; TOKEN events are routed by the method
+        ARN's path under the same rules (gate/routes.py).
+        """
+        if self._routes is None:
+            return None
+        if event.get("type") != "REQUEST":
+            return self._routes.select(method.verb, method.path)
+        resource, verb = event.get("resource"), event.get("httpMethod")
+        if not isinstance(resource, str) or verb != method.verb:
+            raise Rejection(MALFORMED_EVENT)
+        return self._routes.for_resource(resource, verb)
+
+    def _policy(self, rule: int | None, method: MethodArn, scopes: str) -> tuple[Policy, str, str | None]:
+        """The policy for the request's route, the decision's reason code and the route's rule key."""
+        if self._inside is not None and self._inside.fullmatch(method.arn) is None:
+            return deny_all(method.prefix), RESOURCE_OUTSIDE_API, None
+        prefix = self._resource_arn or method.prefix
+        if self._routes is None or self._policies is None:
+            return allow_all(prefix), OK, None
+        if rule is None:
+            return deny_all(prefix), ROUTE_NOT_CONFIGURED, None
+        policy = self._policies.policy_for(scopes, rule, method.verb, prefix)
+        reason = OK if rule in self._policies.granted(scopes) else INSUFFICIENT_SCOPE
+        return policy, reason, self._routes.rules[rule].key
 
 
 def scope_string_of(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> str:

@@ -7,9 +7,11 @@ on the warm path; every variable part goes through the JSON string encoder, so a
     {"event":"authorizer_decision","outcome":O,"reason":R,"sub":S,"kid":K,"method_arn":M}
 
 ``outcome`` is ``allow`` | ``deny`` | ``unauthorized`` | ``error``; ``sub``/``kid``/``method_arn``
-are ``null`` when unknown and cut to 256 characters. ``error`` lines add ``"detail"``. The token,
-its signature and its claims other than ``sub`` are never logged. Key-set events (refresh
-failures, ignored keys) use ``{"event":"jwks_...","issuer":..., ...}`` lines built with
+are ``null`` when unknown and cut to 256 characters. Policy lines (allow, deny) add ``"route"``, the
+rule key of the route the decision is about, when SCOPE_RULES name it. ``error`` lines add
+``"detail"``. The token, its signature and its claims other than ``sub`` are never logged.
+Key-set events (refresh failures, ignored keys) use ``{"event":"jwks_...","issuer":..., ...}``
+lines built with
 ``json.dumps``; ``issuer`` says whose key set, as ADDITIONAL_ISSUERS may configure several.
 """
 
@@ -48,6 +50,7 @@ class DecisionLog:
         sub: str | None,
         kid: str | None,
         method_arn: object,
+        route: str | None = None,
         detail: str | None = None,
     ) -> None:
         arn = method_arn if isinstance(method_arn, str) else None
@@ -55,6 +58,8 @@ class DecisionLog:
             f'{{"event":"authorizer_decision","outcome":"{outcome}","reason":"{reason}",'
             f'"sub":{_field(sub)},"kid":{_field(kid)},"method_arn":{_field(arn)}'
         )
+        if route is not None:
+            line += f',"route":{_field(route)}'
         if detail is not None:
             line += f',"detail":{encode_basestring_ascii(detail)}'
         self._write(line + "}\n")

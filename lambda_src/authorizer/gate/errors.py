@@ -42,6 +42,8 @@ CLAIM_VALUE_MISMATCH: Final = "claim_value_mismatch"  # a REQUIRED_CLAIM_VALUES 
 OK: Final = "ok"
 INSUFFICIENT_SCOPE: Final = "insufficient_scope"
 RESOURCE_OUTSIDE_API: Final = "resource_outside_api"
+ROUTE_NOT_CONFIGURED: Final = "route_not_configured"  # no SCOPE_RULES entry for the route
+ROUTE_ARN_MISMATCH: Final = "route_arn_mismatch"  # the method ARN lies outside its own route's patterns
 KEYS_UNAVAILABLE: Final = "keys_unavailable"
 
 

@@ -16,12 +16,16 @@ from gate.errors import MALFORMED_AUTHORIZATION, MALFORMED_EVENT, MISSING_TOKEN,
 
 _BEARER: Final = re.compile(r"bearer +([^ ]+)", re.IGNORECASE | re.ASCII)
 # arn:<partition>:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<resource path>
-_METHOD_ARN: Final = re.compile(r"(arn:[a-z-]+:execute-api:[^:/\s]+:[^:/\s]+:[^:/\s]+/[^/\s]+)/[^/\s]+/\S*")
+_METHOD_ARN: Final = re.compile(
+    r"(arn:[a-z-]+:execute-api:[^:/\s]+:[^:/\s]+:[^:/\s]+/[^/\s]+)/([^/\s]+)(/\S*)"
+)
 
 
 class MethodArn(NamedTuple):
     arn: str
     prefix: str  # arn:...:<apiId>/<stage>
+    verb: str
+    path: str  # the request path, "/" for the root
 
 
 def method_arn_of(event: dict[str, Any]) -> MethodArn:
@@ -31,7 +35,7 @@ def method_arn_of(event: dict[str, Any]) -> MethodArn:
     match = _METHOD_ARN.fullmatch(arn)
     if match is None:
         raise Rejection(MALFORMED_EVENT)
-    return MethodArn(arn=arn, prefix=match.group(1))
+    return MethodArn(arn=arn, prefix=match.group(1), verb=match.group(2), path=match.group(3))
 
 
 def bearer_token(event: dict[str, Any]) -> str:

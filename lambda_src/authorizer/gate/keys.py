@@ -13,9 +13,10 @@ refreshes for multi-threaded local runners):
   or a second new kid within seconds of the first) is rejected until the box closes, at most
   ``cooldown_seconds``. A box keyed by kid would not help (a flood brings a new kid each time), and
   refetching for every unknown kid would hand the provider's request rate to whoever sends tokens;
-* **stale** after ``cache_seconds``: the next lookup refreshes, at most one attempt per cooldown since
-  the last attempt of any kind, so a failing provider is not hit on every request; while refreshes fail,
-  the cached keys keep serving for ``max_stale_seconds`` more, then are dropped;
+* **stale** after ``cache_seconds``: the next lookup refreshes. Only failures pace refreshes: after a
+  failed attempt the next one waits a cooldown, so a failing provider is not hit on every request, while
+  a cache shorter than the cooldown is still honoured after successes; while refreshes fail, the cached
+  keys keep serving for ``max_stale_seconds`` more, then are dropped;
 * **no usable key** (never fetched, dropped, or the kid is unknown while refreshes are failing):
   :class:`~gate.errors.KeysUnavailable` - never a rejection, because the token may well be good.
 
@@ -152,7 +153,7 @@ class KeySet:
         self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
         self._lone: VerificationKey | None = None  # the only key, for tokens without kid
         self._fetched_at: float | None = None
-        self._last_attempt: float | None = None  # any fetch: paces refreshes of a stale set
+        self._last_attempt: float | None = None  # any fetch: after a failure, paces the next refresh
         self._last_unknown_kid_refetch: float | None = None  # opens the penalty box
         self._last_attempt_ok = False
         self._last_error = "no key set fetched yet"
@@ -195,7 +196,7 @@ class KeySet:
                 if self._cooled_down(self._last_unknown_kid_refetch, now):
                     self._last_unknown_kid_refetch = now
                     self._refresh(now)
-            elif self._cooled_down(self._last_attempt, now):
+            elif self._last_attempt_ok or self._cooled_down(self._last_attempt, now):
                 self._refresh(now)
             fetched_at = self._fetched_at
             if fetched_at is None or now - fetched_at >= self._usable_for:

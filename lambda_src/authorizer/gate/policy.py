@@ -1,18 +1,18 @@
-"""Cache-safe policy documents from SCOPE_RULES.
+"""Policies about one route, safe to cache under API Gateway's key for it.
 
-API Gateway caches the returned policy per token and applies it to every route of the API while
-cached, so the policy must describe everything the token may call, never just the current route
-(the classic "403 on the second endpoint" bug). The document therefore depends only on the token's
-scopes and the API/stage prefix, and the current request only decides what the log says: whether
-the method ARN falls under the policy is evaluated with IAM wildcard semantics over the very
-Resource strings returned, so the log cannot disagree with what API Gateway will enforce.
+The stack's REQUEST authorizer caches by (Authorization header, verb, resource path), so API Gateway only
+ever applies a returned policy to requests that reach the same route with the same verb. Each policy
+therefore speaks about that route alone (docs/routes.md):
 
-* no SCOPE_RULES: ``Allow <prefix>/*``;
-* rules, some granted: ``Allow`` on exactly the granted ``<prefix>/<METHOD|*>/<path>`` resources;
-* rules, none granted: ``Deny <prefix>/*``.
+* granted: ``Allow`` the route's request ARNs for the verb, and ``Deny`` the ARNs of the more specific
+  resources nested inside a greedy route (requests there reach other routes);
+* not granted: ``Deny`` the route's request ARNs for the verb (``insufficient_scope``);
+* no SCOPE_RULES at all: ``Allow <prefix>/*`` (any valid token, every route).
 
-Documents are memoized by (granted rules, prefix) and granted rules by scope string, so a warm
-request builds nothing. Returned documents are shared: callers must treat them as read-only.
+Under IAM semantics (``*`` any run including ``/``, ``?`` one character, explicit Deny wins) a policy never
+allows a request that reaches another route, whatever it is evaluated against. Documents are memoized by
+(rule, verb, granted, prefix), and grants by scope string, so a warm request builds nothing. Returned
+documents are shared: callers must treat them as read-only.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final, NamedTuple, TypeVar
 
-from gate.settings import ScopeRule
+from gate.routes import RouteTable
 
 MEMO_LIMIT: Final = 1024
 _VERSION: Final = "2012-10-17"
@@ -41,58 +41,72 @@ def iam_pattern(resources: Iterable[str]) -> re.Pattern[str]:
 
 class Policy(NamedTuple):
     document: dict[str, Any]
-    allowed: re.Pattern[str] | None  # the Resources as one regex; None when nothing is allowed
+    allow: re.Pattern[str] | None  # the Allow Resources as one regex
+    deny: re.Pattern[str] | None  # the Deny Resources as one regex
 
     def allows(self, method_arn: str) -> bool:
-        return self.allowed is not None and self.allowed.fullmatch(method_arn) is not None
+        """IAM's verdict on ``method_arn``, from the very Resource strings returned (so the decision log
+        cannot disagree with what API Gateway enforces)."""
+        return (
+            self.allow is not None
+            and self.allow.fullmatch(method_arn) is not None
+            and (self.deny is None or self.deny.fullmatch(method_arn) is None)
+        )
 
 
-def _document(effect: str, resources: list[str]) -> dict[str, Any]:
-    return {
-        "Version": _VERSION,
-        "Statement": [{"Action": _ACTION, "Effect": effect, "Resource": resources}],
-    }
+def _statement(effect: str, resources: list[str]) -> dict[str, Any]:
+    return {"Action": _ACTION, "Effect": effect, "Resource": resources}
+
+
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": _VERSION, "Statement": list(statements)}
 
 
 def deny_all(prefix: str) -> Policy:
-    return Policy(_document("Deny", [f"{prefix}/*"]), None)
+    resources = [f"{prefix}/*"]
+    return Policy(_document(_statement("Deny", resources)), None, iam_pattern(resources))
+
+
+def allow_all(prefix: str) -> Policy:
+    resources = [f"{prefix}/*"]
+    return Policy(_document(_statement("Allow", resources)), iam_pattern(resources), None)
 
 
 class PolicyBook:
-    """Maps (token scopes, API prefix) to the one policy that is right for every route."""
+    """Maps (token scopes, route, verb, API prefix) to the policy for that route."""
 
-    def __init__(self, rules: tuple[ScopeRule, ...] | None) -> None:
-        self._rules = rules
-        self._granted_by_scopes: dict[str, tuple[int, ...]] = {}
-        self._by_grant: dict[tuple[tuple[int, ...], str], Policy] = {}
+    def __init__(self, table: RouteTable) -> None:
+        self._table = table
+        self._granted_by_scopes: dict[str, frozenset[int]] = {}
+        self._by_route: dict[tuple[int, str, bool, str], Policy] = {}
 
-    def policy_for(self, scope_string: str, prefix: str) -> Policy:
-        """The policy for a token holding the space-separated scopes ``scope_string``."""
+    def granted(self, scope_string: str) -> frozenset[int]:
+        """Indexes of the rules whose scopes the space-separated ``scope_string`` holds in full."""
         granted = self._granted_by_scopes.get(scope_string)
         if granted is None:
-            granted = self._grant(frozenset(scope_string.split(" ")) - {""})
+            held = frozenset(scope_string.split(" "))
+            granted = frozenset(i for i, rule in enumerate(self._table.rules) if rule.scopes <= held)
             _bounded(self._granted_by_scopes)[scope_string] = granted
-        key = (granted, prefix)
-        policy = self._by_grant.get(key)
+        return granted
+
+    def policy_for(self, scope_string: str, rule: int, verb: str, prefix: str) -> Policy:
+        """The policy for rule ``rule`` reached with ``verb``, for a token holding ``scope_string``."""
+        key = (rule, verb, rule in self.granted(scope_string), prefix)
+        policy = self._by_route.get(key)
         if policy is None:
-            policy = self._build(granted, prefix)
-            _bounded(self._by_grant)[key] = policy
+            policy = self._build(*key)
+            _bounded(self._by_route)[key] = policy
         return policy
 
-    def _grant(self, held: frozenset[str]) -> tuple[int, ...]:
-        if self._rules is None:
-            return ()
-        return tuple(i for i, rule in enumerate(self._rules) if rule.scopes <= held)
-
-    def _build(self, granted: tuple[int, ...], prefix: str) -> Policy:
-        if self._rules is None:
-            resources = [f"{prefix}/*"]
-        elif not granted:
-            return deny_all(prefix)
-        else:
-            suffixes = dict.fromkeys(self._rules[i].resource_suffix for i in granted)
-            resources = [f"{prefix}/{suffix}" for suffix in suffixes]
-        return Policy(_document("Allow", resources), iam_pattern(resources))
+    def _build(self, rule: int, verb: str, granted: bool, prefix: str) -> Policy:
+        own = [f"{prefix}/{pattern}" for pattern in self._table.rules[rule].patterns(verb)]
+        if not granted:
+            return Policy(_document(_statement("Deny", own)), None, iam_pattern(own))
+        nested = [f"{prefix}/{pattern}" for pattern in self._table.nested_patterns(rule, verb)]
+        if not nested:
+            return Policy(_document(_statement("Allow", own)), iam_pattern(own), None)
+        document = _document(_statement("Allow", own), _statement("Deny", nested))
+        return Policy(document, iam_pattern(own), iam_pattern(nested))
 
 
 def _bounded(memo: dict[_K, _V]) -> dict[_K, _V]:

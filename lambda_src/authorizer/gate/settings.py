@@ -22,6 +22,12 @@ Identity-provider profiles (issue 6) add four variables whose defaults keep the 
 * ADDITIONAL_ISSUERS [none]: ``[{"issuer": ..., "audience": [...], "jwksUri": ...?}]``, further
   trusted issuers, each with its own audiences and its own key set (discovered from its issuer
   when ``jwksUri`` is absent). ISSUER/AUDIENCE/JWKS_URI stay the primary issuer.
+
+Issue 9 adds PRINCIPAL_ID_FORMAT [sub]: ``iss#sub`` makes ``principalId`` issuer-qualified, because two
+trusted issuers may hand out the same ``sub`` (an issuer identifier has no fragment, so the first ``#``
+splits it unambiguously). SCOPE_RULES keys follow gate/routes.py, the rules stacks/rules.py applies at
+synth (a test holds the two to each other); CONTEXT_CLAIMS may not name a context key the gate or API
+Gateway already fills.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from gate.errors import ConfigError
+from gate.routes import Rule, RuleError, parse_route
 
 SUPPORTED_ALGORITHMS: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"})
 DEFAULT_REQUIRED_CLAIMS: Final = ("iss", "aud", "exp", "sub")
 AUDIENCE_CLAIMS: Final = ("aud", "azp", "cid", "client_id")
 DEFAULT_SCOPE_CLAIMS: Final = ("scope", "scp")
@@ -54,23 +60,22 @@ MAX_LEEWAY_SECONDS: Final = 3600.0
 MAX_TIMEOUT_SECONDS: Final = 30.0
 
 _RESOURCE_ARN_SHAPE: Final = re.compile(r"arn:[a-z*?-]+:execute-api:[^:/\s]*:[^:/\s]*:[^:/\s]+/[^/\s]+")
-# A rule path is an API resource path: printable, no whitespace, and no "?" (an IAM wildcard whose
-# meaning the contract does not define); "*" is the only wildcard.
-_RULE_PATH_SHAPE: Final = re.compile(r"/[!-~]*")
+_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 section 3.3 scope-token
+# Context keys the authorizer fills itself, and the ones API Gateway keeps for its own values in
+# $context.authorizer.*: a CONTEXT_CLAIMS entry of either name would be overwritten or shadow them.
+GATE_CONTEXT_KEYS: Final = ("sub", "scope", "client_id", "iss")
+API_GATEWAY_CONTEXT_KEYS: Final = (
+    "principalId",
+    "claims",
+    "integrationLatency",
+    "integrationStatus",
+    "latency",
+    "status",
+    "error",
+    "requestId",
+)
+PRINCIPAL_ID_FORMATS: Final = ("sub", "iss#sub")
 _CLAIM_NAME_SHAPE: Final = re.compile(r"[!-~]+")
-
-
-class ScopeRule(NamedTuple):
-    """One ``"METHOD /path": "scope1 scope2"`` entry of SCOPE_RULES."""
-
-    method: str
-    path: str
-    scopes: frozenset[str]
-
-    @property
-    def resource_suffix(self) -> str:
-        """The part after the API/stage prefix in an execute-api ARN: ``METHOD/path-without-slash``."""
-        return f"{self.method}/{self.path[1:]}"
 
 
 ClaimValue = str | int | float | bool
@@ -97,7 +102,7 @@ class Settings(NamedTuple):
     leeway_seconds: float
     token_types: frozenset[str]
     required_claims: tuple[str, ...]
-    scope_rules: tuple[ScopeRule, ...] | None
+    scope_rules: tuple[Rule, ...] | None
     jwks_cache_seconds: float
     jwks_max_stale_seconds: float
     jwks_timeout_seconds: float
@@ -108,6 +113,7 @@ class Settings(NamedTuple):
     scope_claims: tuple[str, ...] = DEFAULT_SCOPE_CLAIMS
     required_claim_values: tuple[tuple[str, ClaimValue], ...] = ()
     additional_issuers: tuple[TrustedIssuer, ...] = ()
+    principal_id_format: str = "sub"
 
     @property
     def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
@@ -141,11 +147,12 @@ class Settings(NamedTuple):
             ),
             jwks_refetch_cooldown_seconds=_seconds(env, "JWKS_REFETCH_COOLDOWN_SECONDS", 10.0),
             resource_arn=resource_arn,
-            context_claims=_claim_names(env, "CONTEXT_CLAIMS"),
+            context_claims=_context_claims(env),
             audience_claim=audience_claim,
             scope_claims=_claim_names(env, "SCOPE_CLAIMS") or DEFAULT_SCOPE_CLAIMS,
             required_claim_values=_required_claim_values(env),
             additional_issuers=_additional_issuers(env, issuer),
+            principal_id_format=_principal_id_format(env),
         )
 
 
@@ -272,7 +279,7 @@ def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return result
 
 
-def _scope_rules(env: Mapping[str, str], resource_arn: str | None) -> tuple[ScopeRule, ...] | None:
+def _scope_rules(env: Mapping[str, str], resource_arn: str | None) -> tuple[Rule, ...] | None:
     raw = _optional(env, "SCOPE_RULES")
     if raw is None:
         return None
@@ -290,23 +297,42 @@ def _scope_rules(env: Mapping[str, str], resource_arn: str | None) -> tuple[Scop
     rules = []
     for route, scopes in document.items():
         rule = _scope_rule(route, scopes)
-        if prefix_length + 1 + len(rule.resource_suffix) > MAX_RESOURCE_ARN:
+        if prefix_length + len("/DELETE/") + len(rule.path) > MAX_RESOURCE_ARN:
             raise ConfigError("SCOPE_RULES", f"route {route!r} makes a Resource ARN over {MAX_RESOURCE_ARN}")
         rules.append(rule)
     return tuple(rules)
 
 
-def _scope_rule(route: str, scopes: object) -> ScopeRule:
-    method, separator, path = route.partition(" ")
-    if not separator or method not in HTTP_METHODS or not _RULE_PATH_SHAPE.fullmatch(path) or "?" in path:
-        raise ConfigError(
-            "SCOPE_RULES",
-            f"route {route!r} must be 'METHOD /path' with METHOD one of {', '.join(sorted(HTTP_METHODS))} "
-            "and a path without spaces or '?'",
-        )
+def _scope_rule(route: str, scopes: object) -> Rule:
+    try:
+        method, path = parse_route(route)
+    except RuleError as err:
+        raise ConfigError("SCOPE_RULES", str(err)) from None
     if not isinstance(scopes, str):
         raise ConfigError("SCOPE_RULES", f"scopes of {route!r} must be a space-separated string")
-    return ScopeRule(method=method, path=path, scopes=frozenset(s for s in scopes.split(" ") if s))
+    tokens = scopes.split()
+    for token in tokens:
+        if not _SCOPE_TOKEN.fullmatch(token):
+            raise ConfigError("SCOPE_RULES", f"{token!r} in {route!r} is not a valid scope")
+    return Rule(method=method, path=path, scopes=frozenset(tokens))
+
+
+def _context_claims(env: Mapping[str, str]) -> tuple[str, ...]:
+    names = _claim_names(env, "CONTEXT_CLAIMS")
+    for name in names:
+        if name in GATE_CONTEXT_KEYS or name in API_GATEWAY_CONTEXT_KEYS:
+            raise ConfigError(
+                "CONTEXT_CLAIMS", f"{name!r} is a context key the gate or API Gateway already uses"
+            )
+    return names
+
+
+def _principal_id_format(env: Mapping[str, str]) -> str:
+    value = _optional(env, "PRINCIPAL_ID_FORMAT") or "sub"
+    if value not in PRINCIPAL_ID_FORMATS:
+        choices = ", ".join(PRINCIPAL_ID_FORMATS)
+        raise ConfigError("PRINCIPAL_ID_FORMAT", f"{value!r} is not supported; choose from {choices}")
+    return value
 
 
 def _audience_claim(env: Mapping[str, str]) -> str:
