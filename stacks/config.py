@@ -23,7 +23,8 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from stacks import rules
+from stacks import backends, rules
+from stacks.backends import Backend
 from stacks.rules import MAX_SCOPE_RULES_JSON_CHARS, ROUTE_METHODS, Route
 from stacks.rules import InvalidValueError as _InvalidValueError
 
@@ -202,6 +203,7 @@ class StackConfig:
     stage_name: str = "dev"
     realm: str = "jwt-gate"
     api_gateway_account_log_role: bool = True
+    backends: Mapping[str, Backend] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -266,6 +268,14 @@ class StackConfig:
                     f'"{route.key}" is also in scopeRules; a route is either public or protected',
                     _KEYS["publicRoutes"].example,
                 )
+        route_keys = protected | {route.key for route in public_routes}
+        for route_key in v["backends"]:
+            if route_key not in route_keys:
+                raise ConfigError(
+                    "backends",
+                    f'"{route_key}" is not a route (the routes are the scopeRules keys and publicRoutes)',
+                    _KEYS["backends"].example,
+                )
         if not protected and not public_routes:
             raise ConfigError(
                 "scopeRules",
@@ -294,6 +304,7 @@ class StackConfig:
             stage_name=v["stageName"] or stage.name,
             realm=v["realm"],
             api_gateway_account_log_role=v["apiGatewayAccountLogRole"],
+            backends=v["backends"],
         )
 
 
@@ -474,6 +485,17 @@ def _scope_rules(raw: object, key: str) -> Mapping[str, str]:
 def _public_routes(raw: object, key: str) -> tuple[Route, ...]:
     routes = tuple(rules.route(text) for text in _string_list(raw, key))
     return routes
+
+
+def _backends(raw: object, key: str) -> Mapping[str, Backend]:
+    parsed: dict[str, Backend] = {}
+    for route_text, value in _object(raw).items():
+        route_key = rules.route(route_text).key
+        try:
+            parsed[route_key] = backends.parse(value, is_loopback=_is_loopback_host)
+        except _InvalidValueError as err:
+            raise _InvalidValueError(f'"{route_key}": {err}') from None
+    return MappingProxyType(parsed)
 
 
 def _cors_origins(raw: object, key: str) -> tuple[str, ...]:
@@ -669,6 +691,7 @@ _KEYS: Final[dict[str, _KeySpec]] = {
         [],
     ),
     "principalIdFormat": _KeySpec(rules.principal_id_format_of, "iss#sub", "sub"),
+    "backends": _KeySpec(_backends, '\'{"GET /hello": "https://api.example.com/v1"}\'', {}),
     "alarms": _KeySpec(_boolean, "false", True),
     "alarmTopicArn": _KeySpec(
         _pattern(_SNS_TOPIC_ARN, "an SNS topic ARN"), "arn:aws:sns:eu-west-1:123456789012:ops-alerts"

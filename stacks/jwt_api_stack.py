@@ -15,7 +15,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.backends import SAMPLE_BACKEND
 from stacks.config import Route, StackConfig
+from stacks.integrations import wire
 from stacks.jwt_authorizer import JwtAuthorizer
 from stacks.monitoring import GateMonitoring
 from stacks.python_function import PROJECT_ROOT, PythonFunction, retention
@@ -171,17 +173,32 @@ class JwtApiStack(Stack):
         return self.api.root.resource_for_path(route.api_path.lstrip("/"))
 
     def _add_routes(self) -> None:
-        integration = apigw.LambdaIntegration(self.hello, allow_test_invoke=False)
-        for route in self.config.token_rules.protected_routes:
-            self._resource(route).add_method(
-                route.api_method,
-                integration,
-                authorizer=self.jwt.authorizer,
-                authorization_type=apigw.AuthorizationType.CUSTOM,
+        sample = apigw.LambdaIntegration(self.hello, allow_test_invoke=False)
+        protected = {route.key for route in self.config.token_rules.protected_routes}
+        for route in self.config.routes:
+            wiring = wire(
+                self,
+                route=route,
+                backend=self.config.backends.get(route.key, SAMPLE_BACKEND),
+                sample=sample,
+                protected=route.key in protected,
+                api=self.api,
+                stage_name=self.config.stage_name,
             )
-        for route in self.config.public_routes:
+            if route.key in protected:
+                self._resource(route).add_method(
+                    route.api_method,
+                    wiring.integration,
+                    authorizer=self.jwt.authorizer,
+                    authorization_type=apigw.AuthorizationType.CUSTOM,
+                    request_parameters=wiring.request_parameters or None,
+                )
+                continue
             method = self._resource(route).add_method(
-                route.api_method, integration, authorization_type=apigw.AuthorizationType.NONE
+                route.api_method,
+                wiring.integration,
+                authorization_type=apigw.AuthorizationType.NONE,
+                request_parameters=wiring.request_parameters or None,
             )
             Validations.of(method).acknowledge(
                 Acknowledgment(
@@ -232,6 +249,16 @@ class JwtApiStack(Stack):
                 **cors,
             },
             templates=body("insufficient_scope", "The access token does not grant this route."),
+        )
+        # API Gateway answers a method and path that match no route with MISSING_AUTHENTICATION_TOKEN, a 403
+        # "Missing Authentication Token" that reads like an auth failure; it is a 404. (Methods here are never
+        # IAM-authorized, the other source of this type, and a missing bearer token is UNAUTHORIZED.)
+        self.api.add_gateway_response(
+            "MissingAuthenticationToken",
+            type=apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+            status_code="404",
+            response_headers=cors or None,
+            templates=body("not_found", "No route matches this method and path."),
         )
         # A Lambda error other than "Unauthorized" (e.g. the IdP's keys cannot be fetched) surfaces as one of
         # these two types depending on how it failed; both mean "retry later", never "your token is bad".
