@@ -1,11 +1,15 @@
 # One entry point for people and CI. Every target installs what it needs (venv, pip, npm ci) first.
+# `make` alone (or `make help`) lists the targets; a target's `## ` comment is its line in that list.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 CDK := node_modules/.bin/cdk
-# jsii (aws-cdk-lib's runtime bridge) prints a long banner on Node 20; the project supports Node >= 20.
+# Node 20 is what this project is tested on. jsii (aws-cdk-lib's runtime bridge) considers Node 20 end-of-life
+# since 2026-10-30 and prints a long banner on every run; it is silenced here, for every target. Node 22 and 24
+# are supported by jsii (no banner) but not tested here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PORT ?= 3000
 SCOPES ?=
@@ -13,11 +17,21 @@ STAGE ?=
 # Deploy-time overrides, e.g. make deploy ISSUER=https://idp.example.com/ AUDIENCE=api://orders
 ISSUER ?=
 AUDIENCE ?=
-CDK_CONTEXT := $(if $(ISSUER),-c issuer=$(ISSUER)) $(if $(AUDIENCE),-c audience=$(AUDIENCE)) $(if $(STAGE),-c stage=$(STAGE))
+# Any other context, passed to the cdk command line as written (shell quoting applies), e.g.
+# make synth CONTEXT='-c preset=okta -c oktaDomain=acme.okta.com -c oktaAuthServerId=default -c audience=api://default'
+CONTEXT ?=
+CDK_CONTEXT := $(if $(ISSUER),-c issuer=$(ISSUER)) $(if $(AUDIENCE),-c audience=$(AUDIENCE)) $(if $(STAGE),-c stage=$(STAGE)) $(CONTEXT)
+# make token asks the local API on PORT only when PORT is given (else the one running local API).
+TOKEN_PORT := $(if $(filter-out default file,$(origin PORT)),--port $(PORT))
 
-.PHONY: setup synth test lint types deploy diff bootstrap local token bench clean
+.PHONY: help setup synth test lint types deploy diff bootstrap local token bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+help: ## List the targets
+	@echo "Usage: make TARGET [STAGE=name] [ISSUER=url AUDIENCE=aud] [CONTEXT='-c key=value ...'] [PORT=3000]"
+	@echo
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:[^#]*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.installed node_modules/.installed ## Install the pinned Python venv and node_modules (every target does it first)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt lambda_src/authorizer/requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
@@ -30,42 +44,42 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-synth: setup
+synth: setup ## Synthesize the stack into cdk.out/ (STAGE, ISSUER, AUDIENCE, CONTEXT)
 	$(CDK) synth --quiet $(CDK_CONTEXT)
 	@echo "Template written to cdk.out/"
 
-lint: setup
+lint: setup ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-types: setup
+types: setup ## mypy --strict
 	$(BIN)/mypy app.py stacks ops lambda_src/authorizer tests bench local
 	$(BIN)/mypy lambda_src/hello
 
-test: lint types
+test: lint types ## The whole gate, as CI runs it: lint, types, every test
 	$(BIN)/pytest
 
-bootstrap: setup
+bootstrap: setup ## cdk bootstrap, once per account and region (your AWS credentials')
 	$(CDK) bootstrap $(CDK_CONTEXT)
 
-diff: setup
+diff: setup ## cdk diff: what deploy would change (STAGE, ISSUER, AUDIENCE, CONTEXT)
 	$(CDK) diff $(CDK_CONTEXT)
 
-deploy: setup
+deploy: setup ## cdk deploy the stage (STAGE, ISSUER, AUDIENCE, CONTEXT)
 	$(CDK) deploy $(CDK_CONTEXT)
 
-local: synth
+local: synth ## Serve the stack on http://127.0.0.1:PORT with a development issuer (default 3000)
 	PORT=$(PORT) $(PY) -m local
 
-token: setup
-	@$(PY) -m local.token --scopes "$(SCOPES)"
+token: setup ## Print an access token for the local API (SCOPES="a b", PORT= when several run)
+	@$(PY) -m local.token $(TOKEN_PORT) --scopes "$(SCOPES)"
 
 bench/node_modules/.installed: bench/package.json bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
 	@touch $@
 
-bench: setup bench/node_modules/.installed
-	$(PY) -m bench --readme README.md
+bench: setup bench/node_modules/.installed ## Run the benchmarks; rewrites docs/benchmarks.md's summary
+	$(PY) -m bench --readme docs/benchmarks.md
 
-clean:
+clean: ## Remove cdk.out and the tool caches
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ from stacks.stages import load_config
 def main() -> int:
     app = cdk.App()
     try:
-        config = load_config(app.node.try_get_context)
+        config = load_config(app.node.try_get_context, context_keys=app.node.get_all_context())
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -2,7 +2,8 @@
 
 Each mode imports only what its contender needs (lazily, inside its function) so the process pays exactly that
 contender's start-up. The last two lines on stdout are ``peak_rss_kib=N`` and the decision. Configuration
-comes from the environment, as in Lambda: ISSUER, AUDIENCE, JWKS_URI, plus BENCH_TOKEN, BENCH_METHOD_ARN and
+comes from the environment, as in Lambda: ISSUER, AUDIENCE, JWKS_URI, plus BENCH_TOKEN, BENCH_METHOD_ARN,
+BENCH_REQUEST_EVENT (the gate's REQUEST event as JSON, built by bench.fixtures.request_event) and
 BENCH_AUTHORIZER_ROOT.
 """
 
@@ -18,7 +19,8 @@ from typing import Any
 del sys.path[0]
 
 
-def _event() -> dict[str, str]:
+def _token_event() -> dict[str, str]:
+    """The TOKEN event the PyJWT reference takes."""
     return {
         "type": "TOKEN",
         "authorizationToken": f"Bearer {os.environ['BENCH_TOKEN']}",
@@ -62,8 +64,12 @@ def floor() -> str:
 def gate() -> str:
     sys.path.insert(0, os.environ["BENCH_AUTHORIZER_ROOT"])
     authorizer = __import__("handler")  # not importlib: the harness must not add imports of its own
+    import json  # already loaded by the handler's modules: costs a dict lookup, not an import
+
+    # the REQUEST event the deployed authorizer receives
+    event = json.loads(os.environ["BENCH_REQUEST_EVENT"])
     try:
-        return _decision(authorizer.handler(_event(), None))
+        return _decision(authorizer.handler(event, None))
     except Exception as error:  # noqa: BLE001 - the parent reports whatever came out
         return f"{type(error).__name__}: {error}"
 
@@ -74,7 +80,7 @@ def pyjwt() -> str:
 
     handler = make_handler(os.environ["JWKS_URI"], os.environ["ISSUER"], os.environ["AUDIENCE"])
     try:
-        return _decision(handler(_event(), None))
+        return _decision(handler(_token_event(), None))
     except Exception as error:  # noqa: BLE001 - the parent reports whatever came out
         return f"{type(error).__name__}: {error}"
 

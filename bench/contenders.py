@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from bench.fixtures import token_event
-
 NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
@@ -90,16 +88,25 @@ def _tally(started: int, finished: int, outcomes: list[object]) -> BatchResult:
 
 
 class InProcessContender:
-    """A Python decision function; ``as_event`` wraps tokens in API Gateway TOKEN events before timing."""
+    """A Python decision function; ``event`` (if given) wraps each token in the API Gateway event the
+    contender takes, before timing."""
 
-    def __init__(self, name: str, label: str, decide: Callable[[Any], object], *, as_event: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        decide: Callable[[Any], object],
+        *,
+        event: Callable[[str], object] | None,
+    ) -> None:
         self.name = name
         self.label = label
         self._decide = decide
-        self._as_event = as_event
+        self._event = event
 
     def run(self, tokens: list[str]) -> BatchResult:
-        inputs: list[Any] = [token_event(token) for token in tokens] if self._as_event else list(tokens)
+        wrap = self._event
+        inputs: list[Any] = list(tokens) if wrap is None else [wrap(token) for token in tokens]
         outcomes: list[object] = []
         append = outcomes.append
         decide = self._decide

@@ -113,4 +113,33 @@ def with_bad_signature(token: str) -> str:
 
 
 def token_event(token: str) -> dict[str, str]:
+    """The TOKEN event the peers were written for (the PyJWT reference reads ``authorizationToken``)."""
     return {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
+
+
+def request_event(token: str) -> dict[str, Any]:
+    """The REQUEST event the deployed authorizer receives for ``GET /orders`` (docs/routes.md)."""
+    header = f"Bearer {token}"
+    return {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "resource": "/orders",
+        "path": "/orders",
+        "httpMethod": "GET",
+        "headers": {"Authorization": header},
+        "multiValueHeaders": {"Authorization": [header]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/orders",
+            "httpMethod": "GET",
+            "path": "/prod/orders",
+            "stage": "prod",
+            "apiId": "benchapi",
+            "accountId": "123456789012",
+            "requestId": "bench",
+            "identity": {"sourceIp": "203.0.113.9"},
+        },
+    }

@@ -21,6 +21,8 @@ from bench.fixtures import (
     SCOPE_RULES,
     TokenFactory,
     new_signing_key,
+    request_event,
+    token_event,
     with_bad_signature,
 )
 from bench.jwks_server import JwksServer
@@ -104,12 +106,13 @@ def build_contenders(
     gate_handler = handler_module.handler
     pyjwt_handler = make_handler(server.uri("pyjwt"), ISSUER, AUDIENCE)
     contenders: dict[str, Contender] = {
-        "limit": InProcessContender(
-            "limit", "limit: raw verify + parse", make_limit(public_key), as_event=False
+        "limit": InProcessContender("limit", "limit: raw verify + parse", make_limit(public_key), event=None),
+        # the gate gets the REQUEST event the deployed authorizer receives, the peers the TOKEN event
+        "gate": InProcessContender(
+            "gate", "handler.handler", lambda e: gate_handler(e, None), event=request_event
         ),
-        "gate": InProcessContender("gate", "handler.handler", lambda e: gate_handler(e, None), as_event=True),
         "pyjwt": InProcessContender(
-            "pyjwt", "PyJWT reference", lambda e: pyjwt_handler(e, None), as_event=True
+            "pyjwt", "PyJWT reference", lambda e: pyjwt_handler(e, None), event=token_event
         ),
     }
     if node:

@@ -1,6 +1,6 @@
-"""Keeps the README's benchmark summary and Sizing section in step with the latest full run.
+"""Keeps docs/benchmarks.md's summary and Sizing section in step with the latest full run.
 
-The README promises figures computed from measurements; regenerating them between markers on every
+The docs promise figures computed from measurements; regenerating them between markers on every
 `make bench` means nobody edits them by hand and they cannot drift from bench/results.md.
 """
 
@@ -17,10 +17,9 @@ END = "<!-- bench:end -->"
 
 
 def summary(results: Results) -> str:
-    """Targets and Sizing as README subsections (one heading level below results.md's)."""
+    """Targets and Sizing as sections of docs/benchmarks.md (the same heading level as in results.md)."""
     lines = [f"Latest full run: {results.when} ({results.versions.get('CPU', 'this machine')}).", ""]
-    for line in [*targets_section(results), *sizing_section(results)]:
-        lines.append("#" + line if line.startswith("## ") else line)
+    lines += [*targets_section(results), *sizing_section(results)]
     return "\n".join(lines).rstrip()
 
 
@@ -29,7 +28,7 @@ def replace_between_markers(text: str, body: str) -> str:
     head, start, rest = text.partition(START)
     _, end, tail = rest.partition(END)
     if not start or not end:
-        raise ValueError(f"README markers not found: {START!r} ... {END!r}")
+        raise ValueError(f"bench markers not found: {START!r} ... {END!r}")
     return f"{head}{START}\n{body}\n{END}{tail}"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.lineup import AUTHORIZERS, REJECTION_KINDS
 from bench.results import AUTHORIZER_NAMES, COLD_KEYS, WARM_KEYS, Results
-from bench.sizing_text import sizing_section
+from bench.sizing_text import route_cost_table, sizing_section
 from bench.stats import Summary
 from bench.verdicts import extra_imports, project_ms
 
@@ -187,7 +187,11 @@ def _method(results: Results) -> list[str]:
         "- Equal work: every batch's outcomes are checked (all valid tokens allowed, all bad ones rejected "
         "with exactly `Unauthorized`); a contender that decides differently stops the run. All authorizers "
         "check signature, expiry, issuer and audience; handler.handler also applies scope rules and builds "
-        "the cache-safe policy.",
+        "the per-route policy.",
+        "- Events: handler.handler gets the REQUEST event the stack's authorizer receives (`GET /orders`, "
+        "resource `/orders`, the bearer token in `headers` and `multiValueHeaders`), warm, cold and "
+        "rejected alike; the PyJWT reference and the Node.js peers get the TOKEN event they were written "
+        "for.",
         "- The limit: one `cryptography` PKCS#1 v1.5 SHA-256 verify with a loaded key plus base64url and "
         "JSON parsing of header and payload. The floor: a fresh Python that imports `cryptography`, "
         "fetches the JWKS with `urllib`, loads the key and does that once.",
@@ -211,6 +215,16 @@ def markdown(results: Results) -> str:
         "![Benchmark chart](results.svg)",
         "",
     ]
-    for section in (targets_section, _warm, _rejections, _floods, _cold, _bundle, sizing_section, _method):
+    sections = (
+        targets_section,
+        _warm,
+        _rejections,
+        _floods,
+        _cold,
+        _bundle,
+        sizing_section,
+        route_cost_table,
+    )
+    for section in (*sections, _method):
         lines += section(results)
     return "\n".join(lines).rstrip() + "\n"

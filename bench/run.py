@@ -22,7 +22,7 @@ from types import ModuleType
 
 from bench import bundle, cold, evidence, figure, readme, report, sizing, verdicts
 from bench.contenders import quiet_output
-from bench.fixtures import TokenFactory, jwks_document, new_signing_key, token_event
+from bench.fixtures import TokenFactory, jwks_document, new_signing_key, request_event
 from bench.flood import run_floods
 from bench.jwks_server import JwksServer
 from bench.lineup import (
@@ -54,7 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bundle", choices=("auto", "build", "cdk-out", "skip"), default="auto")
     parser.add_argument("--authorizer-root", type=Path, default=REPO / "lambda_src" / "authorizer")
     parser.add_argument(
-        "--readme", type=Path, default=None, help="also rewrite this README's bench section (make bench)"
+        "--readme",
+        type=Path,
+        default=None,
+        help="also rewrite the bench markers' section of this file (make bench: docs/benchmarks.md)",
     )
     return parser.parse_args(argv)
 
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             with quiet_output():
                 spots = evidence.hotspots(
-                    lambda e: handler_module.handler(e, None), [token_event(t) for t in tokens.profile]
+                    lambda e: handler_module.handler(e, None), [request_event(t) for t in tokens.profile]
                 )
             print("unknown-kid flood", file=sys.stderr, flush=True)
             floods = run_floods(server, contenders, tokens, cooldown)
@@ -158,7 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         cases_cold = cold_cases(node)
         env_for = {
             case.key: common_env(server.uri(f"cold-{case.key}"))
-            | {"BENCH_TOKEN": tokens.cold, "BENCH_AUTHORIZER_ROOT": str(args.authorizer_root.resolve())}
+            | {
+                "BENCH_TOKEN": tokens.cold,
+                "BENCH_REQUEST_EVENT": json.dumps(request_event(tokens.cold)),
+                "BENCH_AUTHORIZER_ROOT": str(args.authorizer_root.resolve()),
+            }
             for case in cases_cold
         }
         cold_samples = cold.run_cold(cases_cold, plan.cold_rounds, env_for)

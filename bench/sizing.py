@@ -74,8 +74,9 @@ def recommended(rows: list[MemoryRow]) -> MemoryRow:
 
 
 def invocations_per_million(ttl_seconds: int, interval_seconds: int) -> float:
-    """One caller reusing one token every ``interval`` seconds: a cache miss serves the next
-    ceil(ttl/interval) requests, so a million requests cost a million / that many invocations."""
+    """One caller reusing one token on one route every ``interval`` seconds: a cache miss serves the next
+    ceil(ttl/interval) requests, so a million requests cost a million / that many invocations
+    (bench.cache_cost replays callers that use several routes)."""
     if ttl_seconds == 0:
         return 1_000_000.0
     return 1_000_000 / max(1, math.ceil(ttl_seconds / interval_seconds))

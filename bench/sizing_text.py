@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import sizing
+from bench import cache_cost, sizing
 from bench.results import Results
 
 
@@ -66,11 +66,13 @@ def sizing_section(results: Results) -> list[str]:
     )
     lines += [
         "",
-        "API Gateway caches the authorizer's policy per token for the TTL (0 to 3,600 s; the policy allows "
-        "every route the token is entitled to, so one cached policy serves all of them). For one caller "
-        "reusing one token, a cache miss serves the next ceil(TTL / interval) requests. Lambda invocations "
-        f"and Lambda cost per million API requests at {pick.memory_mb:,} MB (warm invocations; API "
-        "Gateway's own request price is separate and unchanged by the TTL):",
+        "API Gateway caches the authorizer's decision for the TTL (0 to 3,600 s) per token, verb and route: "
+        "the stack's REQUEST authorizer keys its cache on the Authorization header, the HTTP method and the "
+        "resource path, so a cached policy only serves later requests with the same token to the same "
+        "route. For one caller reusing one token on one route, a cache miss serves the next ceil(TTL / "
+        "interval) requests there. Lambda invocations and Lambda cost per million API requests at "
+        f"{pick.memory_mb:,} MB (warm invocations; API Gateway's own request price is separate and unchanged "
+        "by the TTL):",
         "",
         f"| Cache TTL | {header_cells} |",
         "| --- | " + " | ".join("---" for _ in sizing.REQUEST_INTERVALS_SECONDS) + " |",
@@ -93,5 +95,54 @@ def sizing_section(results: Results) -> list[str]:
             else ""
         ),
         "",
+        route_cost_summary(_ttl_of(results)),
+        "",
     ]
     return lines
+
+
+def _ttl_of(results: Results) -> int:
+    return results.stack.get("authorizerCacheTtlSeconds", cache_cost.DEPLOYED_TTL)
+
+
+def route_cost_summary(ttl: int) -> str:
+    """Two sentences on what caching per route instead of per token costs, from cache_cost's replays."""
+    three, ten = (
+        cache_cost.cost("", cache_cost.one_client(routes, 1, shuffled=False), ttl) for routes in (3, 10)
+    )
+    mixed = cache_cost.cost("", cache_cost.mixed(), ttl)
+
+    def pair(cost: cache_cost.Cost) -> str:
+        return f"{cost.per_thousand(cost.per_route):.1f} instead of {cost.per_thousand(cost.token_only):.1f}"
+
+    return (
+        "What caching per route costs: a client that calls k distinct routes with one token causes up to k "
+        "authorizer invocations per TTL instead of one (up to k times the figures above). Replayed through "
+        f"an emulation of the cache at a TTL of {ttl:,} s (one hour, `bench/cache_cost.py`), invocations per "
+        "1,000 requests keyed per route instead of per token: one client calling 3 routes once a second "
+        f"{pair(three)}, 10 routes {pair(ten)}, {cache_cost.MIXED_CLIENTS} clients with 1 to 10 routes each "
+        f"{pair(mixed)} ({mixed.ratio:.1f}x; cache hits {mixed.hit_ratio(mixed.per_route):.1%} instead of "
+        f"{mixed.hit_ratio(mixed.token_only):.1%})."
+    )
+
+
+def route_cost_table(results: Results) -> list[str]:
+    """results.md only: every replayed workload, after the Sizing section's text."""
+    ttl = _ttl_of(results)
+    lines = [
+        f"Every replayed workload (TTL {ttl:,} s, one hour each, seeded): a request invokes the authorizer "
+        "unless an entry for its cache key was stored less than one TTL earlier; the same requests are "
+        "replayed with the token as the key (a TOKEN authorizer) and with token, verb and route (this "
+        "stack).",
+        "",
+        "| Workload | Requests | Keyed by token: invocations per 1,000 requests (cache hits) "
+        "| Keyed by token, verb and route | Per route / per token |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for cost in cache_cost.costs(ttl):
+        cells = [
+            f"{cost.per_thousand(count):.1f} ({cost.hit_ratio(count):.1%})"
+            for count in (cost.token_only, cost.per_route)
+        ]
+        lines.append(f"| {cost.workload} | {cost.requests:,} | {' | '.join(cells)} | {cost.ratio:.2f}x |")
+    return [*lines, ""]

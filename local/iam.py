@@ -1,10 +1,10 @@
 """IAM policy evaluation for the policies a Lambda authorizer returns, as API Gateway applies them.
 
 Rules that matter for this project: an explicit Deny wins over any Allow; no matching Allow means an implicit
-deny; Resource patterns use `*` (any run of characters, `/` included) and `?` (one character) and compare
-case-sensitively; Action names compare case-insensitively, so `execute-api:Invoke`, `execute-api:*` and
-`*` all cover an invocation. Anything outside the policy grammar is malformed: API Gateway then fails the
-request as an authorizer error rather than guessing, and so does this.
+deny; Resource patterns use `*` (any run of characters, `/` and newlines included) and `?` (exactly one
+character) and compare case-sensitively; Action names compare case-insensitively, so `execute-api:Invoke`,
+`execute-api:*` and `*` all cover an invocation. Anything outside the policy grammar is malformed: API
+Gateway then fails the request as an authorizer error rather than guessing, and so does this.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class MalformedPolicyError(ValueError):
 
 @lru_cache(maxsize=1024)
 def _pattern(glob: str, case_sensitive: bool) -> re.Pattern[str]:
+    """`*` any run of characters (`/` and newlines included), `?` exactly one character."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile(regex, 0 if case_sensitive else re.IGNORECASE | re.DOTALL)
+    return re.compile(regex, re.DOTALL if case_sensitive else re.DOTALL | re.IGNORECASE)
 
 
 def _matches_any(patterns: list[str], value: str, case_sensitive: bool) -> bool:

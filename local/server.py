@@ -6,6 +6,8 @@ runs in-process, with the same Lambda containers `python -m local` uses.
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +21,37 @@ from local.template import ApiModel, load_api_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class PortUnavailableError(Exception):
+    """A port cannot be listened on; str() is the one line for the user (which port, and what to run)."""
+
+    def __init__(self, port: int, role: str, cause: OSError, suggestion: str) -> None:
+        self.port = port
+        if cause.errno == errno.EADDRINUSE:
+            problem = f"port {port}{role} is already in use (another `make local`?)"
+        else:
+            problem = f"cannot listen on 127.0.0.1:{port}{role} ({cause.strerror or cause})"
+        super().__init__(f"{problem}; start on another port: {suggestion}")
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could bind `port` now (as the gateway and issuer servers bind: SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_pair(start: int, *, tries: int = 100) -> int | None:
+    """The first port from `start` on that is free together with the next one (the issuer's), if any."""
+    for port in range(max(start, 1024), min(start + tries, 65535)):
+        if port_is_free(port) and port_is_free(port + 1):
+            return port
+    return None
 
 
 class GatewayServer(ThreadingHTTPServer):

@@ -1,8 +1,10 @@
 """What `python -m local` leaves in `.local/` so that `python -m local.token` mints tokens it accepts.
 
 The token command runs in another process; it needs the issuer URL (its port), the audience the authorizer
-expects and the signing key. The key lives in the key store; the rest in a small JSON file written at start
-and removed at exit.
+expects and the signing key. Each local API instance has its own folder, `.local/port-PORT/` (PORT is the
+API's port): the development issuer's keys, kept across restarts on the same port, and a small JSON file
+written at start and removed at exit. Two instances on different ports therefore never share keys or
+state, and `python -m local.token --port PORT` mints for the one it is asked about.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 from local.template import ApiModel
 
 RUN_STATE_FILE = "local-run.json"
-DEFAULT_STATE_DIR = Path(__file__).resolve().parent.parent / ".local"
+DEFAULT_STATE_ROOT = Path(__file__).resolve().parent.parent / ".local"
+_INSTANCE_DIR = re.compile(r"port-([0-9]{1,5})")
+
+
+def instance_dir(state_root: Path, port: int) -> Path:
+    """The folder of the local API instance serving on `port`."""
+    return state_root / f"port-{port}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,19 @@ class RunState:
         return True
 
 
+def running_instances(state_root: Path) -> dict[int, Path]:
+    """Port -> folder of every instance under `state_root` whose process is still running."""
+    found: dict[int, Path] = {}
+    if not state_root.is_dir():
+        return found
+    for folder in sorted(state_root.iterdir()):
+        match = _INSTANCE_DIR.fullmatch(folder.name)
+        state = RunState.load(folder) if match else None
+        if match and state is not None and state.process_alive():
+            found[int(match.group(1))] = folder
+    return dict(sorted(found.items()))
+
+
 def authorizer_environment(model: ApiModel) -> dict[str, str]:
     """The environment of the (first) authorizer function: where audience and scope rules are configured."""
     for authorizer in model.authorizers.values():
@@ -74,17 +95,14 @@ def token_audience(model: ApiModel) -> str:
     return first
 
 
-def _glob_match(pattern: str, value: str) -> bool:
-    """SCOPE_RULES paths use `*` for any characters, `/` included (the authorizer's contract)."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, value, re.DOTALL) is not None
-
-
-def scopes_for(model: ApiModel, method: str, path: str) -> tuple[str, ...]:
-    """The scopes of the first SCOPE_RULES rule that grants `method path` (empty when no rules are set)."""
+def scopes_for(model: ApiModel, method: str, resource_path: str) -> tuple[str, ...]:
+    """The scopes of the SCOPE_RULES rule API Gateway runs for `method` on `resource_path` (docs/routes.md:
+    the exact verb, else `*`); empty when no rule names it."""
     rules = json.loads(authorizer_environment(model).get("SCOPE_RULES") or "{}")
+    by_route: dict[tuple[str, str], str] = {}
     for route_key, scopes in rules.items():
         rule_method, _, rule_path = route_key.partition(" ")
-        if rule_method in ("*", method) and _glob_match(rule_path, path):
-            return tuple(str(scopes).split())
-    return ()
+        resource = rule_path[:-1] + "{proxy+}" if rule_path.endswith("/*") else rule_path
+        by_route[(rule_method, resource)] = str(scopes)
+    found = by_route.get((method, resource_path), by_route.get(("*", resource_path), ""))
+    return tuple(found.split())

@@ -1,8 +1,10 @@
-"""`python -m local.token`: print one fresh access token for the API that `python -m local` is serving.
+"""`python -m local.token`: print one fresh access token for an API that `python -m local` is serving.
 
-It signs with the issuer key in `.local/` and uses the issuer URL and audience the running server recorded
-there, so the token verifies against that server. `--rotate-key` rotates the issuer key first; the running
-issuer publishes the new key at once (new first, old kept), which exercises the authorizer's key refetch.
+It signs with that instance's issuer key in `.local/port-PORT/` and uses the issuer URL and audience the
+instance recorded there, so the token verifies against that instance and no other. `--port` picks the
+instance (`make token PORT=...`); without it, the one running instance. `--rotate-key` rotates the issuer
+key first; the running issuer publishes the new key at once (new first, old kept), which exercises the
+authorizer's key refetch.
 """
 
 from __future__ import annotations
@@ -18,7 +20,44 @@ from local.issuer import (
     KeyStore,
     mint_access_token,
 )
-from local.state import DEFAULT_STATE_DIR, RunState
+from local.state import DEFAULT_STATE_ROOT, RunState, instance_dir, running_instances
+
+NOT_RUNNING = "no running local API found; start it with `make local`"
+
+
+class _NoInstanceError(Exception):
+    """Which instance to mint for cannot be told; str() is the one line for the user."""
+
+
+def _ports(ports: list[int]) -> str:
+    return ", ".join(map(str, ports))
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    """The folder of the instance this token is for: --state-dir, else --port, else the only one running."""
+    if args.state_dir is not None:
+        return Path(args.state_dir)
+    running = running_instances(args.state_root)
+    if args.port is not None:
+        folder = instance_dir(args.state_root, args.port)
+        if RunState.load(folder) is not None:
+            return folder
+        if running:
+            raise _NoInstanceError(
+                f"no local API on port {args.port}; running on port {_ports(list(running))}: "
+                f"make token PORT={next(iter(running))}"
+            )
+        raise _NoInstanceError(
+            f"no local API on port {args.port}; start it with `make local PORT={args.port}`"
+        )
+    if not running:
+        raise _NoInstanceError(NOT_RUNNING)
+    if len(running) > 1:
+        raise _NoInstanceError(
+            f"{len(running)} local APIs are running (ports {_ports(list(running))}); "
+            f"choose one: make token PORT={next(iter(running))}"
+        )
+    return next(iter(running.values()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,16 +69,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--ttl", type=int, default=DEFAULT_TOKEN_TTL_SECONDS, help="lifetime in seconds")
     parser.add_argument("--rotate-key", action="store_true", help="rotate the issuer's signing key first")
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--port", type=int, help="the local API's port (default: the one running instance)")
+    parser.add_argument(
+        "--state-root", type=Path, default=DEFAULT_STATE_ROOT, help="folder with one folder per instance"
+    )
+    parser.add_argument("--state-dir", type=Path, help="one instance's folder (instead of --port)")
     args = parser.parse_args(argv)
 
-    state = RunState.load(args.state_dir)
+    try:
+        state_dir = _state_dir(args)
+    except _NoInstanceError as exc:
+        print(f"local.token: {exc}", file=sys.stderr)
+        return 1
+    state = RunState.load(state_dir)
     if state is None:
-        print("local.token: no running local API found; start it with `make local`", file=sys.stderr)
+        print(f"local.token: {NOT_RUNNING}", file=sys.stderr)
         return 1
     if not state.process_alive():
         print(f"local.token: warning: the local API (pid {state.pid}) is not running", file=sys.stderr)
-    key_store = KeyStore(args.state_dir)
+    key_store = KeyStore(state_dir)
     if args.rotate_key:
         kid = key_store.rotate().kid
         print(f"local.token: rotated the issuer key; new kid {kid}", file=sys.stderr)

@@ -152,6 +152,19 @@ class JwtApiStack(Stack):
             value=self.monitoring.dashboard.dashboard_name,
             description="CloudWatch dashboard of this stage",
         )
+        # Log groups have generated names; `aws logs tail` needs these (README, "Logs and metrics").
+        CfnOutput(
+            self,
+            "AuthorizerLogGroupName",
+            value=self.jwt.log_group.log_group_name,
+            description="Authorizer decisions, one JSON line per request (aws logs tail NAME --follow)",
+        )
+        CfnOutput(
+            self,
+            "AccessLogGroupName",
+            value=access_logs.log_group_name,
+            description="API Gateway access log, one JSON line per request",
+        )
 
     def _cors_preflight(self) -> apigw.CorsOptions | None:
         origins = self.config.cors_origins

@@ -7,7 +7,9 @@ pool id) into the exact issuer, key set URL and claim rules; docs/identity-provi
 
 A preset only supplies values: a key set beside the preset or above it wins (stacks/stages.py has the
 order), and every value still goes through the validators in stacks/config.py. Each preset sets every
-claim-rule key, so no rule from a lower layer (e.g. another provider's stage block) leaks into it.
+claim-rule key, so no rule from a lower layer (e.g. another provider's stage block) leaks into it; for the
+same reason the audience must be set beside the preset or above it (an audience from a lower layer belongs
+to that layer's issuer, e.g. the example audience of cdk.json's dev block), unless the preset derives it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class _Settings:
 
     get: ContextGetter
     preset: str
+    # Only the layers at or above the one that selected the preset: where its audience must come from.
+    beside: ContextGetter
 
     def raw(self, key: str) -> object:
         value = self.get(key)
@@ -60,15 +64,23 @@ class _Settings:
             raise ConfigError(key, f"must be a list of {what}, got {value!r}", example)
         return items
 
+    def audience_beside(self) -> object:
+        value = self.beside("audience")
+        return None if value == "" or value == [] else value
+
     def require_audience(self, meaning: str, example: str) -> None:
         """Audience has no provider-wide value for these presets; say what it is for this provider."""
-        if self.raw("audience") is None:
-            raise ConfigError("audience", f"is required with preset={self.preset}: {meaning}", example)
+        if self.audience_beside() is None:
+            raise ConfigError(
+                "audience",
+                f"is required with preset={self.preset}, set where the preset is: {meaning}",
+                example,
+            )
 
 
 def _auth0(s: _Settings) -> dict[str, object]:
-    domain = s.text("auth0Domain", _HOST, "a host name", "your-tenant.us.auth0.com")
-    s.require_audience("the API Identifier of your Auth0 API", "https://orders.your-company.com")
+    domain = s.text("auth0Domain", _HOST, "a host name", "acme.eu.auth0.com")
+    s.require_audience("the API Identifier of your Auth0 API", "https://orders.acme-corp.com")
     return {
         "issuer": f"https://{domain}/",
         "jwksUri": f"https://{domain}/.well-known/jwks.json",
@@ -104,7 +116,7 @@ def _cognito(s: _Settings) -> dict[str, object]:
     client_ids = s.ids("cognitoClientIds", _COGNITO_CLIENT_ID, "app client ids", "1example23456789abcdefghij")
     if client_ids is not None:
         derived["audience"] = client_ids
-    elif s.raw("audience") is None:
+    elif s.audience_beside() is None:
         raise ConfigError(
             "cognitoClientIds",
             "is required with preset=cognito: the app client ids whose access tokens may call the API",
@@ -114,7 +126,7 @@ def _cognito(s: _Settings) -> dict[str, object]:
 
 
 def _okta(s: _Settings) -> dict[str, object]:
-    domain = s.text("oktaDomain", _HOST, "a host name", "your-org.okta.com")
+    domain = s.text("oktaDomain", _HOST, "a host name", "acme.okta.com")
     server = s.text("oktaAuthServerId", _OKTA_AUTH_SERVER, "an authorization server id", "default")
     s.require_audience(
         "the Audience of the authorization server (api://default for 'default')", "api://default"
@@ -154,7 +166,7 @@ def _entra(s: _Settings) -> dict[str, object]:
 
 def _keycloak(s: _Settings) -> dict[str, object]:
     base = s.raw("keycloakUrl")
-    example = "https://sso.your-company.com"
+    example = "https://sso.acme-corp.com"
     if base is None:
         raise ConfigError("keycloakUrl", "is required with preset=keycloak", example)
     parts = urlsplit(base) if isinstance(base, str) else None
@@ -197,11 +209,17 @@ PRESET_SETTING_KEYS: Final = (
 """Context keys read by presets (beside the config keys they derive)."""
 
 
-def preset_values(get: ContextGetter) -> tuple[str | None, dict[str, object]]:
-    """The selected preset's name and the raw values it derives (empty without a preset)."""
+def preset_values(
+    get: ContextGetter, beside: ContextGetter | None = None
+) -> tuple[str | None, dict[str, object]]:
+    """The selected preset's name and the raw values it derives (empty without a preset).
+
+    `get` reads every layer; `beside` only the layers at or above the one that selects the preset (the
+    audience must come from there), by default the same as `get`.
+    """
     name = get("preset")
     if name is None or name == "":
         return None, {}
     if not isinstance(name, str) or name not in PRESETS:
         raise ConfigError("preset", f"must be one of {', '.join(PRESETS)}, got {name!r}", "cognito")
-    return name, PRESETS[name](_Settings(get, name))
+    return name, PRESETS[name](_Settings(get, name, beside or get))

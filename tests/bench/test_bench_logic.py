@@ -4,7 +4,9 @@ parsing, the bad-signature token and the counting JWKS server. No timing is meas
 from __future__ import annotations
 
 import json
+import types
 import urllib.request
+from typing import Any
 
 import pytest
 
@@ -12,8 +14,17 @@ from bench import chart, sizing, verdicts
 from bench.bundle import BundleResult
 from bench.cold import ImportTime, parse_importtime
 from bench.evidence import Hotspot
-from bench.fixtures import TokenFactory, b64url_decode, jwks_document, new_signing_key, with_bad_signature
+from bench.fixtures import (
+    METHOD_ARN,
+    TokenFactory,
+    b64url_decode,
+    jwks_document,
+    new_signing_key,
+    request_event,
+    with_bad_signature,
+)
 from bench.jwks_server import JwksServer
+from bench.lineup import build_contenders
 from bench.stats import Summary, paired_ratios, summarize
 
 VERIFY = "method 'verify' of 'cryptography.hazmat.bindings._rust.openssl.rsa.RSAPublicKey' objects"
@@ -188,3 +199,26 @@ def test_jwks_server_counts_requests_per_contender_path() -> None:
         with urllib.request.urlopen(server.uri("pyjwt"), timeout=2) as response:  # noqa: S310 - loopback
             response.read()
         assert (server.count("gate"), server.count("pyjwt"), server.count("original")) == (2, 1, 0)
+
+
+def test_the_gate_is_timed_on_the_request_event_the_deployed_authorizer_receives() -> None:
+    seen: list[Any] = []
+    allow = {"policyDocument": {"Statement": [{"Effect": "Allow", "Resource": METHOD_ARN}]}}
+
+    def handler(event: Any, context: object) -> dict[str, Any]:
+        seen.append(event)
+        return allow
+
+    module = types.ModuleType("handler")
+    module.handler = handler  # type: ignore[attr-defined]
+    key = new_signing_key("k")
+    with JwksServer(jwks_document([key])) as server:
+        contenders = build_contenders(server, module, key.private_key.public_key(), node=False)
+        result = contenders["gate"].run(["t1", "t2"])
+    assert (result.calls, result.allowed) == (2, 2)
+    assert seen == [request_event("t1"), request_event("t2")]
+    event = seen[0]
+    assert (event["type"], event["httpMethod"], event["resource"]) == ("REQUEST", "GET", "/orders")
+    assert event["headers"] == {"Authorization": "Bearer t1"}
+    assert event["multiValueHeaders"] == {"Authorization": ["Bearer t1"]}
+    assert event["requestContext"]["resourcePath"] == "/orders"

@@ -22,5 +22,5 @@ def test_is_stable_when_run_twice() -> None:
 
 @pytest.mark.parametrize("text", ["no markers", f"only start {START}", f"only end {END}", f"{END} {START}"])
 def test_missing_or_misordered_markers_are_an_error(text: str) -> None:
-    with pytest.raises(ValueError, match="README markers not found"):
+    with pytest.raises(ValueError, match="bench markers not found"):
         replace_between_markers(text, "y")

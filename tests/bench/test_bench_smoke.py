@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import cache_cost
+from bench.readme import END, START
+
 REPO = Path(__file__).resolve().parents[2]
 FIGURE = r"\d[\d,]*\.\d \(\d[\d,]*\.\d-\d[\d,]*\.\d\)"
 RATIO = r"\d+\.\d\dx \(\d+\.\d\d-\d+\.\d\d\)"
@@ -23,8 +26,10 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def bench_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench")
+    (out / "README.md").write_text(f"# Title\n\n{START}\nold\n{END}\n\n## After\n")
+    argv = ["--quick", "--no-node", "--bundle", "skip", "--out", str(out), "--readme", str(out / "README.md")]
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-node", "--bundle", "skip", "--out", str(out)],
+        [sys.executable, "-m", "bench", *argv],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -135,6 +140,31 @@ def test_sizing_prices_every_memory_size_and_cache_ttl(bench_out: Path) -> None:
     assert ttl_rows == ["0 s", "60 s", "300 s", "3,600 s"]
     assert "$0.0000133334 per GB-second" in markdown
     assert "$0.20 per million requests" in markdown
+
+
+def test_sizing_measures_what_per_route_caching_costs(bench_out: Path) -> None:
+    markdown = (bench_out / "results.md").read_text()
+    sizing = markdown.split("\n## Sizing\n", 1)[1].split("\n## ", 1)[0]
+    summary = re.search(r"^What caching per route costs: .+$", sizing, re.MULTILINE)
+    assert summary is not None
+    assert re.search(r", 10 routes \d+\.\d instead of \d+\.\d, ", summary.group())
+    table = sizing.split("| Workload | Requests |", 1)[1]
+    rows = [line.strip("|").split(" | ") for line in table.splitlines()[2:] if line.startswith("| ")]
+    assert [row[0].strip() for row in rows] == [name for name, _ in cache_cost.workloads()]
+    for row in rows:
+        assert all(re.fullmatch(r"\d+\.\d \(\d+\.\d%\)", cell.strip()) for cell in row[2:4]), row
+        assert re.fullmatch(r"\d+\.\d\dx", row[4].strip()), row
+    assert "one cached policy serves all" not in markdown
+
+
+def test_readme_summary_has_targets_and_sizing_with_the_route_cost_but_not_its_table(bench_out: Path) -> None:
+    readme = (bench_out / "README.md").read_text()
+    assert readme.startswith(f"# Title\n\n{START}\nLatest full run: ")
+    assert readme.endswith(f"\n{END}\n\n## After\n")
+    assert "\n## Targets\n" in readme
+    assert "\n## Sizing\n" in readme
+    assert "\nWhat caching per route costs: " in readme
+    assert "| Workload | Requests |" not in readme
 
 
 def test_svg_is_well_formed_with_one_bar_per_measured_row_and_both_targets(bench_out: Path) -> None:

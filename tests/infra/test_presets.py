@@ -190,12 +190,12 @@ MISSING_OR_INVALID = [
     (
         {"preset": "auth0"},
         'invalid config "auth0Domain": is required with preset=auth0 '
-        "(example: -c auth0Domain=your-tenant.us.auth0.com)",
+        "(example: -c auth0Domain=acme.eu.auth0.com)",
     ),
     (
         {"preset": "auth0", "auth0Domain": "https://acme.auth0.com/"},
         "invalid config \"auth0Domain\": must be a host name, got 'https://acme.auth0.com/' "
-        "(example: -c auth0Domain=your-tenant.us.auth0.com)",
+        "(example: -c auth0Domain=acme.eu.auth0.com)",
     ),
     (
         {"preset": "cognito"},
@@ -224,13 +224,14 @@ MISSING_OR_INVALID = [
     ),
     (
         {"preset": "entra", "entraTenantId": TENANT, "stages": {"dev": {}}},
-        'invalid config "audience": is required with preset=entra: the Application (client) ID of the API\'s '
-        "app registration (example: -c audience=11111111-2222-3333-4444-555555555555)",
+        'invalid config "audience": is required with preset=entra, set where the preset is: the '
+        "Application (client) ID of the API's app registration "
+        "(example: -c audience=11111111-2222-3333-4444-555555555555)",
     ),
     (
         {"preset": "keycloak", "keycloakUrl": "http://sso.acme-corp.com", "keycloakRealm": "orders"},
         "invalid config \"keycloakUrl\": must be the server's https base URL, got 'http://sso.acme-corp.com' "
-        "(example: -c keycloakUrl=https://sso.your-company.com)",
+        "(example: -c keycloakUrl=https://sso.acme-corp.com)",
     ),
     (
         {"preset": "keycloak", "keycloakUrl": "https://sso.acme-corp.com"},

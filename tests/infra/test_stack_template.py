@@ -228,6 +228,13 @@ def test_gateway_responses_follow_rfc_6750(default_synth):
             "ResponseParameters": {"gatewayresponse.header.Retry-After": "'5'"},
             "ResponseTemplates": {"application/json": UNAVAILABLE_BODY},
         },
+        "MISSING_AUTHENTICATION_TOKEN": {
+            "StatusCode": "404",
+            "ResponseTemplates": {
+                "application/json": '{"error": "not_found", "message": '
+                '"No route matches this method and path."}'
+            },
+        },
     }
 
 
@@ -251,6 +258,7 @@ def test_gateway_responses_carry_cors_headers_when_cors_is_configured(variant_sy
         },
         "AUTHORIZER_FAILURE": {"gatewayresponse.header.Retry-After": "'5'", **cors},
         "AUTHORIZER_CONFIGURATION_ERROR": {"gatewayresponse.header.Retry-After": "'5'", **cors},
+        "MISSING_AUTHENTICATION_TOKEN": cors,
         "DEFAULT_4XX": cors,
         "DEFAULT_5XX": cors,
     }
@@ -339,3 +347,12 @@ def test_outputs_name_the_api_url_and_the_authorizer_function(default_synth):
             ["https://", {"Ref": api}, ".execute-api.", region, ".", suffix, "/", {"Ref": stage}, "/"],
         ]
     }
+
+
+def test_outputs_name_the_log_groups_to_tail(default_synth):
+    outputs = default_synth.template.to_json()["Outputs"]
+    log_groups = default_synth.of_type("AWS::Logs::LogGroup")
+    authorizer_logs = next(key for key in log_groups if key.startswith("JwtAuthorizerHandlerLogs"))
+    access_logs = next(key for key in log_groups if key.startswith("AccessLogs"))
+    assert outputs["AuthorizerLogGroupName"]["Value"] == {"Ref": authorizer_logs}
+    assert outputs["AccessLogGroupName"]["Value"] == {"Ref": access_logs}

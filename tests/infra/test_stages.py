@@ -64,7 +64,7 @@ def test_shipped_prod_block_refuses_its_placeholders():
         load(stage="prod")
     assert str(err.value) == (
         "invalid config \"issuer\": the production stage 'prod' refuses 'https://your-tenant.us.auth0.com/': "
-        "it looks like a placeholder; set the real value (example: -c issuer=https://your-tenant.example.com/)"
+        "it looks like a placeholder; set the real value (example: -c issuer=https://acme.eu.auth0.com/)"
     )
 
 
@@ -142,13 +142,13 @@ STAGE_ERRORS = [
     ),
     (
         {"stages": with_stages(dev={"isuer": "https://idp.acme-corp.com/"})},
-        "invalid config \"stages\": the block of stage 'dev' has unknown keys: isuer (example: -c stages="
-        '\'{"prod": {"production": true, "issuer": "https://login.your-idp.com/"}}\')',
+        'invalid config "stages.dev.isuer": unknown key; did you mean issuer?',
     ),
     (
         {"stages": with_stages(dev={"account": "1234"})},
         "invalid config \"stages\": \"account\" of stage 'dev' must be 12 digits, got '1234' (example: -c "
-        'stages=\'{"prod": {"production": true, "issuer": "https://login.your-idp.com/"}}\')',
+        'stages=\'{"prod": {"production": true, "issuer": "https://acme.eu.auth0.com/", '
+        '"audience": "api://orders"}}\')',
     ),
 ]
 

@@ -7,51 +7,20 @@ invoked" and "invoked once" are counted at the function, not taken from the emul
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from tests.local.conftest import (
-    ACCESS_DENIED_BODY,
     API_ARN,
-    FAILURE_BODY,
-    UNAUTHORIZED_BODY,
     Harness,
     allow_all_response,
+    assert_access_denied,
+    assert_authorizer_failure,
+    assert_unauthorized,
+    policy,
     scripted_token,
+    statement,
 )
-
-WWW_INVALID = 'Bearer realm="test", error="invalid_token"'
-WWW_SCOPE = 'Bearer realm="test", error="insufficient_scope"'
-
-
-def policy(*statements: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "principalId": "user-1",
-        "policyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
-    }
-
-
-def statement(
-    effect: str, resource: str | list[str], action: str | list[str] = "execute-api:Invoke"
-) -> dict[str, Any]:
-    return {"Effect": effect, "Action": action, "Resource": resource}
-
-
-def assert_unauthorized(reply) -> None:
-    assert (reply.status, reply.body.decode()) == (401, UNAUTHORIZED_BODY)
-    assert reply.headers["WWW-Authenticate"] == WWW_INVALID
-    assert reply.headers["x-amzn-ErrorType"] == "UnauthorizedException"
-
-
-def assert_access_denied(reply) -> None:
-    assert (reply.status, reply.body.decode()) == (403, ACCESS_DENIED_BODY)
-    assert reply.headers["WWW-Authenticate"] == WWW_SCOPE
-
-
-def assert_authorizer_failure(reply) -> None:
-    assert (reply.status, reply.body.decode()) == (503, FAILURE_BODY)
-    assert reply.headers["Retry-After"] == "5"
 
 
 def test_missing_identity_source_is_401_without_invoking_the_authorizer(gateway: Harness) -> None:

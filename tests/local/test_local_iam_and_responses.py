@@ -46,6 +46,55 @@ def test_policy_decisions(policy: dict[str, Any], decision: Decision) -> None:
     assert evaluate(policy, ARN) is decision
 
 
+PREFIX = "arn:aws:execute-api:us-east-1:123456789012:local/prod"
+
+
+@pytest.mark.parametrize(
+    ("resource", "method_arn", "decision"),
+    [
+        pytest.param(
+            f"{PREFIX}/GET/items/?*", f"{PREFIX}/GET/items/", Decision.IMPLICIT_DENY, id="?*-not-empty"
+        ),
+        pytest.param(f"{PREFIX}/GET/items/?*", f"{PREFIX}/GET/items/1", Decision.ALLOW, id="?*-one-char"),
+        pytest.param(f"{PREFIX}/GET/?*", f"{PREFIX}/GET/", Decision.IMPLICIT_DENY, id="?*-not-root"),
+        pytest.param(
+            f"{PREFIX}/GET/items/*", f"{PREFIX}/GET/items/a/b/c", Decision.ALLOW, id="*-crosses-slash"
+        ),
+        pytest.param(
+            f"{PREFIX}/*/items", f"{PREFIX}/GET/a/items", Decision.ALLOW, id="*-method-slot-crosses"
+        ),
+        pytest.param(
+            f"{PREFIX}/GET/items/*", f"{PREFIX}/GET/items/a\nb", Decision.ALLOW, id="*-crosses-newline"
+        ),
+        pytest.param(
+            f"{PREFIX}/GET/items/?", f"{PREFIX}/GET/items/\n", Decision.ALLOW, id="?-matches-newline"
+        ),
+        pytest.param(
+            f"{PREFIX}/GET/items/?", f"{PREFIX}/GET/items/ab", Decision.IMPLICIT_DENY, id="?-one-only"
+        ),
+        pytest.param(
+            f"{PREFIX}/GET/items", f"{PREFIX}/GET/items/", Decision.IMPLICIT_DENY, id="literal-exact"
+        ),
+        pytest.param(
+            f"{PREFIX}/GET/Items", f"{PREFIX}/GET/items", Decision.IMPLICIT_DENY, id="case-sensitive"
+        ),
+    ],
+)
+def test_resource_patterns(resource: str, method_arn: str, decision: Decision) -> None:
+    assert (
+        evaluate(document({"Effect": "Allow", "Action": "*", "Resource": resource}), method_arn) is decision
+    )
+
+
+def test_explicit_deny_on_a_nested_greedy_path_wins_over_the_allow() -> None:
+    policy = document(
+        {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"{PREFIX}/GET/?*"},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": f"{PREFIX}/GET/admin/?*"},
+    )
+    assert evaluate(policy, f"{PREFIX}/GET/admin/x") is Decision.EXPLICIT_DENY
+    assert evaluate(policy, f"{PREFIX}/GET/adminx") is Decision.ALLOW
+
+
 @pytest.mark.parametrize(
     "policy",
     [
