@@ -86,6 +86,9 @@ class LocalInstance:
         for route in model.routes:
             guard = "authorizer" if route.authorizer_id else "public"
             lines.append(f"  {route.http_method:<7} {route.resource_path:<24} {guard}")
+        notices = self.gateway.gateway.backend_notices()
+        if notices:
+            lines += ["Backends", *(f"  {notice}" for notice in notices)]
         if self.curl:
             lines += ["", "Try it (token valid for one hour):", f"  {self.curl}"]
         lines += ["", f'More tokens: make token PORT={self.port} SCOPES="..."   Stop: Ctrl-C']

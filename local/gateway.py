@@ -1,9 +1,11 @@
-"""The request pipeline of an API Gateway REST API with a TOKEN Lambda authorizer and Lambda proxy methods.
+"""The request pipeline of an API Gateway REST API with TOKEN or REQUEST Lambda authorizers and proxy methods.
 
-Order of checks as API Gateway does them: route lookup (an unknown route or method is 403 Missing
-Authentication Token), identity source present and matching the validation expression (else 401 with no
-authorizer call), authorizer result cache per identity value, authorizer invocation, IAM evaluation of the
-returned policy against this request's method ARN, then the Lambda proxy integration with payload 1.0.
+Order of checks as API Gateway does them: route selection (docs/routes.md; no route is 403 Missing
+Authentication Token), every identity source present and non-empty and a TOKEN header matching the validation
+expression (else 401 with no authorizer call), authorizer result cache per authorizer and identity values,
+authorizer invocation, IAM evaluation of the returned policy against this request's method ARN, then the
+integration: Lambda proxy with payload 1.0 (the sample function standing in for a Lambda ARN outside the
+template), MOCK, or HTTP proxy (local/backends.py).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from local import iam
+from local import backends, iam
 from local.lambda_runtime import FunctionPool
 from local.responses import Reply, render
-from local.template import ApiModel, Route, TokenAuthorizer
+from local.template import ApiModel, LambdaAuthorizer, Route
 
 DecisionLog = Callable[[dict[str, Any]], None]
+CacheKey = tuple[str, tuple[str, ...]]
 CONTEXT_VALUE_TYPES = (str, int, float, bool)
 
 
@@ -44,8 +47,14 @@ class Request:
     host: str = "127.0.0.1"
 
     def header(self, name: str) -> str | None:
+        """The last value of a header, its name compared case-insensitively."""
         lowered = name.lower()
         values = [v for k, v in self.headers if k.lower() == lowered]
+        return values[-1] if values else None
+
+    def query_value(self, name: str) -> str | None:
+        """The last value of a query string parameter (names are case-sensitive)."""
+        values = [v for k, v in self.query if k == name]
         return values[-1] if values else None
 
 
@@ -72,20 +81,39 @@ class _Rejection(Exception):  # noqa: N818 - control flow carrying a gateway res
         self.message = message
 
 
-def _path_pattern(resource_path: str) -> tuple[re.Pattern[str], int]:
-    """Compile a resource path; the rank orders literal matches before {param} before {proxy+}."""
+@dataclass(frozen=True)
+class _Resource:
+    """A resource path compiled for matching, with its place in the order of specificity (lowest first)."""
+
+    pattern: re.Pattern[str]
+    specificity: tuple[Any, ...]
+
+
+def _compile_resource(resource_path: str) -> _Resource:
+    """Literal resources first, then ones with {param} segments (fewer first, literal segments earlier
+    first), then greedy {proxy+} resources, the longest prefix first (`/x/{proxy+}` needs one more character
+    after `/x/`; `/{proxy+}` matches every path but `/`)."""
+    segments = resource_path.strip("/").split("/") if resource_path != "/" else []
     parts: list[str] = []
-    rank = 0
-    for segment in resource_path.strip("/").split("/") if resource_path != "/" else []:
+    kinds: list[int] = []
+    greedy = False
+    for segment in segments:
         if segment.startswith("{") and segment.endswith("+}"):
             parts.append(f"(?P<{segment[1:-2]}>.+)")
-            rank += 100
+            greedy = True
         elif segment.startswith("{") and segment.endswith("}"):
             parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
-            rank += 1
+            kinds.append(1)
         else:
             parts.append(re.escape(segment))
-    return re.compile("/" + "/".join(parts)), rank
+            kinds.append(0)
+    specificity = (greedy, -len(kinds) if greedy else 0, sum(kinds), tuple(kinds), resource_path)
+    return _Resource(re.compile("/" + "/".join(parts), re.DOTALL), specificity)
+
+
+def routing_path(path: str) -> str:
+    """The path routes are matched against: one trailing `/` removed (the root `/` stays `/`)."""
+    return path[:-1] if path.endswith("/") and path != "/" else path
 
 
 class LocalGateway:
@@ -102,13 +130,23 @@ class LocalGateway:
         self.pools = pools
         self._log = decision_log
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, AuthorizerOutcome]] = {}
+        self._cache: dict[CacheKey, tuple[float, AuthorizerOutcome]] = {}
         self._cache_lock = threading.Lock()
-        self._patterns = {r.resource_path: _path_pattern(r.resource_path) for r in model.routes}
+        by_path: dict[str, dict[str, Route]] = {}
+        for route in model.routes:
+            by_path.setdefault(route.resource_path, {})[route.http_method] = route
+        self._resources = sorted(
+            ((_compile_resource(path), methods) for path, methods in by_path.items()),
+            key=lambda entry: entry[0].specificity,
+        )
 
     def close(self) -> None:
         for pool in self.pools.values():
             pool.close()
+
+    def backend_notices(self) -> list[str]:
+        """One line per route whose backend a local run replaces or cannot reach, for printing at startup."""
+        return backends.notices(self.model.routes)
 
     def method_arn(self, method: str, path: str) -> str:
         return f"{self.model.arn_prefix()}/{method}{path}"
@@ -123,7 +161,7 @@ class LocalGateway:
         try:
             match = self._match(request)
             record["route"] = f"{match.route.http_method} {match.route.resource_path}"
-            authorizer = self._authorize(request, match.route, record)
+            authorizer = self._authorize(request, match, request_id, record)
             reply = self._integrate(request, match, authorizer, request_id, record)
         except _Rejection as rejection:
             record["reason"] = rejection.reason
@@ -135,35 +173,58 @@ class LocalGateway:
         return reply
 
     def _match(self, request: Request) -> _Match:
-        path = request.path if request.path == "/" else request.path.rstrip("/")
-        candidates: list[tuple[int, _Match]] = []
-        for route in self.model.routes:
-            pattern, rank = self._patterns[route.resource_path]
-            found = pattern.fullmatch(path)
-            if found and route.http_method in (request.method, "ANY"):
-                exact_method = 0 if route.http_method == request.method else 1
-                candidates.append((rank * 2 + exact_method, _Match(route, dict(found.groupdict()))))
-        if not candidates:
-            raise _Rejection("MISSING_AUTHENTICATION_TOKEN", "no_route", "Missing Authentication Token")
-        return min(candidates, key=lambda c: c[0])[1]
+        """docs/routes.md: the most specific matching resource, then its exact verb, else its ANY; no
+        fallback to a less specific resource."""
+        path = routing_path(request.path)
+        for resource, methods in self._resources:
+            found = resource.pattern.fullmatch(path)
+            if found is None:
+                continue
+            route = methods.get(request.method) or methods.get("ANY")
+            if route is None:
+                break
+            return _Match(route, dict(found.groupdict()))
+        raise _Rejection("MISSING_AUTHENTICATION_TOKEN", "no_route", "Missing Authentication Token")
 
-    def _authorize(self, request: Request, route: Route, record: dict[str, Any]) -> AuthorizerOutcome | None:
+    def _identity(self, authorizer: LambdaAuthorizer, request: Request, route: Route) -> tuple[str, ...]:
+        """The identity source values (the cache key); a missing or empty one is 401 without invoking."""
+        values: list[str] = []
+        for source in authorizer.identity_sources:
+            value: str | None
+            if source.kind == "header":
+                value = request.header(source.name)
+            elif source.kind == "querystring":
+                value = request.query_value(source.name)
+            else:
+                value = {"httpMethod": request.method, "resourcePath": route.resource_path}[source.name]
+            if not value:
+                raise _Rejection("UNAUTHORIZED", "identity_missing", "Unauthorized")
+            values.append(value)
+        expression = authorizer.validation_expression
+        if expression and not re.fullmatch(expression, values[0]):
+            raise _Rejection("UNAUTHORIZED", "identity_validation_failed", "Unauthorized")
+        return tuple(values)
+
+    def _authorize(
+        self, request: Request, match: _Match, request_id: str, record: dict[str, Any]
+    ) -> AuthorizerOutcome | None:
+        route = match.route
         if route.authorizer_id is None:
             record["authorizer"] = "none"
             return None
         authorizer = self.model.authorizers[route.authorizer_id]
-        identity = request.header(authorizer.header_name)
-        if not identity:
-            raise _Rejection("UNAUTHORIZED", "identity_missing", "Unauthorized")
-        expression = authorizer.validation_expression
-        if expression and not re.fullmatch(expression, identity):
-            raise _Rejection("UNAUTHORIZED", "identity_validation_failed", "Unauthorized")
+        identity = self._identity(authorizer, request, route)
         method_arn = self.method_arn(request.method, request.path)
-        outcome = self._cached(authorizer, identity)
+        key = (authorizer.logical_id, identity)
+        outcome = self._cached(authorizer, key)
         record["authorizer"] = "cached" if outcome else "invoked"
         if outcome is None:
-            outcome = self._invoke_authorizer(authorizer, identity, method_arn)
-            self._store(authorizer, identity, outcome)
+            if authorizer.type == "TOKEN":
+                event = {"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn}
+            else:
+                event = request_authorizer_event(self.model, request, match, method_arn, request_id)
+            outcome = self._invoke_authorizer(authorizer, event)
+            self._store(authorizer, key, outcome)
         try:
             decision = iam.evaluate(outcome.policy_document, method_arn)
         except iam.MalformedPolicyError as exc:
@@ -181,29 +242,25 @@ class LocalGateway:
             )
         return outcome
 
-    def _cached(self, authorizer: TokenAuthorizer, identity: str) -> AuthorizerOutcome | None:
+    def _cached(self, authorizer: LambdaAuthorizer, key: CacheKey) -> AuthorizerOutcome | None:
         if authorizer.ttl_seconds <= 0:
             return None
         with self._cache_lock:
-            entry = self._cache.get((authorizer.logical_id, identity))
+            entry = self._cache.get(key)
             if entry is None:
                 return None
             expires_at, outcome = entry
             if self._clock() >= expires_at:
-                del self._cache[(authorizer.logical_id, identity)]
+                del self._cache[key]
                 return None
             return outcome
 
-    def _store(self, authorizer: TokenAuthorizer, identity: str, outcome: AuthorizerOutcome) -> None:
+    def _store(self, authorizer: LambdaAuthorizer, key: CacheKey, outcome: AuthorizerOutcome) -> None:
         if authorizer.ttl_seconds > 0:
             with self._cache_lock:
-                expires_at = self._clock() + authorizer.ttl_seconds
-                self._cache[(authorizer.logical_id, identity)] = (expires_at, outcome)
+                self._cache[key] = (self._clock() + authorizer.ttl_seconds, outcome)
 
-    def _invoke_authorizer(
-        self, authorizer: TokenAuthorizer, identity: str, method_arn: str
-    ) -> AuthorizerOutcome:
-        event = {"type": "TOKEN", "authorizationToken": identity, "methodArn": method_arn}
+    def _invoke_authorizer(self, authorizer: LambdaAuthorizer, event: dict[str, Any]) -> AuthorizerOutcome:
         result = self.pools[authorizer.function_id].invoke(event)
         if result.failed:
             if result.error_message == "Unauthorized":
@@ -226,20 +283,68 @@ class LocalGateway:
         if route.mock is not None:
             headers = (*route.mock.headers.items(), ("x-amzn-RequestId", request_id))
             return Reply(route.mock.status_code, headers, route.mock.body.encode())
+        if route.http is not None:
+            return self._forward(request, match, authorizer, request_id, record)
         assert route.function_id is not None
         event = proxy_event(self.model, request, match.route, match.path_parameters, authorizer, request_id)
         result = self.pools[route.function_id].invoke(event)
         reply = None if result.failed else _proxy_reply(result.payload, request_id)
         if reply is None:
             record["reason"] = "integration_error" if result.failed else "integration_malformed_response"
-            body = json.dumps({"message": "Internal server error"}).encode()
-            headers = (
-                ("Content-Type", "application/json"),
-                ("x-amzn-RequestId", request_id),
-                ("x-amzn-ErrorType", "InternalServerErrorException"),
+            reply = _internal_error(request_id)
+        if route.substitute_for is not None:
+            # A Lambda ARN outside the template: the sample function answered in its place (local/README.md).
+            record["substitute"] = route.substitute_for
+            reply = Reply(
+                reply.status, (*reply.headers, (backends.SUBSTITUTE_HEADER, route.substitute_for)), reply.body
             )
-            return Reply(502, headers, body)
         return reply
+
+    def _forward(
+        self,
+        request: Request,
+        match: _Match,
+        authorizer: AuthorizerOutcome | None,
+        request_id: str,
+        record: dict[str, Any],
+    ) -> Reply:
+        """An HTTP_PROXY integration (local/backends.py): no answer is 502, no answer in time 504."""
+        integration = match.route.http
+        assert integration is not None
+        url = backends.target_url(integration, match.path_parameters)
+        record["backend"] = url
+        context = None
+        if authorizer is not None:
+            context = {k: _context_string(v) for k, v in authorizer.context.items()}
+            context["principalId"] = authorizer.principal_id
+        headers = backends.outgoing_headers(request.headers, backends.mapped_headers(integration, context))
+        try:
+            answer = backends.forward(
+                integration,
+                method=request.method,
+                url=url,
+                query=request.query,
+                headers=headers,
+                body=request.body,
+            )
+        except backends.BackendError as failure:
+            record["reason"] = failure.reason
+            record["detail"] = str(failure)
+            if isinstance(failure, backends.BackendTimeout):
+                message = "Endpoint request timed out"
+                return render("INTEGRATION_TIMEOUT", message, self.model.gateway_responses, request_id)
+            return _internal_error(request_id)
+        return Reply(answer.status, (*answer.headers, ("x-amzn-RequestId", request_id)), answer.body)
+
+
+def _internal_error(request_id: str) -> Reply:
+    """502 {"message": "Internal server error"}: the integration gave no usable answer."""
+    headers = (
+        ("Content-Type", "application/json"),
+        ("x-amzn-RequestId", request_id),
+        ("x-amzn-ErrorType", "InternalServerErrorException"),
+    )
+    return Reply(502, headers, json.dumps({"message": "Internal server error"}).encode())
 
 
 def _parse_authorizer_response(payload: Any) -> AuthorizerOutcome | None:
@@ -263,28 +368,33 @@ def _context_string(value: str | int | float | bool) -> str:
     return str(value)
 
 
-def proxy_event(
-    model: ApiModel,
-    request: Request,
-    route: Route,
-    path_parameters: Mapping[str, str],
-    authorizer: AuthorizerOutcome | None,
-    request_id: str,
-) -> dict[str, Any]:
-    """A Lambda proxy integration event, payload format 1.0, as a REST API sends it."""
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in request.headers:
-        multi_headers.setdefault(name, []).append(value)
-    multi_query: dict[str, list[str]] = {}
-    for name, value in request.query:
-        multi_query.setdefault(name, []).append(value)
-    try:
-        body: str | None = request.body.decode("utf-8") if request.body else None
-        is_base64 = False
-    except UnicodeDecodeError:
-        body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
+def _multi(pairs: tuple[tuple[str, str], ...]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in pairs:
+        grouped.setdefault(name, []).append(value)
+    return grouped
+
+
+def _request_fields(request: Request, route: Route, path_parameters: Mapping[str, str]) -> dict[str, Any]:
+    """The request as both a REQUEST authorizer event and a proxy event (payload 1.0) describe it."""
+    multi_headers = _multi(request.headers)
+    multi_query = _multi(request.query)
+    return {
+        "resource": route.resource_path,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": dict(path_parameters) or None,
+        "stageVariables": None,
+    }
+
+
+def _request_context(model: ApiModel, request: Request, route: Route, request_id: str) -> dict[str, Any]:
     now = datetime.now(UTC)
-    request_context: dict[str, Any] = {
+    return {
         "resourceId": route.resource_path,
         "resourcePath": route.resource_path,
         "httpMethod": request.method,
@@ -301,6 +411,35 @@ def proxy_event(
         "domainName": request.host,
         "apiId": model.api_id,
     }
+
+
+def request_authorizer_event(
+    model: ApiModel, request: Request, match: _Match, method_arn: str, request_id: str
+) -> dict[str, Any]:
+    """The event of a REST API REQUEST authorizer: the request (no body) and the route it reached."""
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        **_request_fields(request, match.route, match.path_parameters),
+        "requestContext": _request_context(model, request, match.route, request_id),
+    }
+
+
+def proxy_event(
+    model: ApiModel,
+    request: Request,
+    route: Route,
+    path_parameters: Mapping[str, str],
+    authorizer: AuthorizerOutcome | None,
+    request_id: str,
+) -> dict[str, Any]:
+    """A Lambda proxy integration event, payload format 1.0, as a REST API sends it."""
+    try:
+        body: str | None = request.body.decode("utf-8") if request.body else None
+        is_base64 = False
+    except UnicodeDecodeError:
+        body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
+    request_context = _request_context(model, request, route, request_id)
     if authorizer is not None:
         flat = {k: _context_string(v) for k, v in authorizer.context.items()}
         request_context["authorizer"] = {
@@ -309,15 +448,7 @@ def proxy_event(
             "integrationLatency": 0,
         }
     return {
-        "resource": route.resource_path,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": {k: v[-1] for k, v in multi_headers.items()} or None,
-        "multiValueHeaders": multi_headers or None,
-        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
-        "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": dict(path_parameters) or None,
-        "stageVariables": None,
+        **_request_fields(request, route, path_parameters),
         "requestContext": request_context,
         "body": body,
         "isBase64Encoded": is_base64,

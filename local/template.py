@@ -7,16 +7,19 @@ from the template the CDK app wrote, never from a second list kept by hand.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.intrinsics import ResolveContext, resolve
+from local.intrinsics import ResolveContext, UnsupportedIntrinsicError, resolve
 
 SOURCE_PATH_METADATA = "JwtGate:SourcePath"
 DEFAULT_AUTHORIZER_TTL = 300
 DEFAULT_LAMBDA_TIMEOUT = 3
+DEFAULT_INTEGRATION_TIMEOUT = 29.0  # API Gateway's maximum and default integration timeout, in seconds
+SAMPLE_SOURCE_PATH = "lambda_src/hello"  # the function that stands in for Lambda ARNs outside the template
 
 
 class TemplateError(ValueError):
@@ -36,10 +39,26 @@ class LambdaFunction:
 
 
 @dataclass(frozen=True)
-class TokenAuthorizer:
+class IdentitySource:
+    """One identity source of an authorizer: `kind` is "header", "querystring" or "context"."""
+
+    kind: str
+    name: str
+
+    @property
+    def expression(self) -> str:
+        prefix = "context." if self.kind == "context" else f"method.request.{self.kind}."
+        return prefix + self.name
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizer:
+    """A TOKEN authorizer (one header identity source) or a REQUEST authorizer (any of the supported ones)."""
+
     logical_id: str
     function_id: str
-    header_name: str
+    type: str
+    identity_sources: tuple[IdentitySource, ...]
     validation_expression: str | None
     ttl_seconds: int
 
@@ -52,12 +71,38 @@ class MockIntegration:
 
 
 @dataclass(frozen=True)
+class HeaderMapping:
+    """`integration.request.header.NAME`: the authorizer context value `context_key`, else `static`."""
+
+    header: str
+    context_key: str | None = None
+    static: str = ""
+
+
+@dataclass(frozen=True)
+class HttpProxyIntegration:
+    """An HTTP_PROXY integration: `uri` may hold `{name}` placeholders filled from `path_mappings`
+    ((integration path parameter, method path parameter) pairs); `http_method` ANY means the request's."""
+
+    uri: str
+    http_method: str
+    headers: tuple[HeaderMapping, ...] = ()
+    path_mappings: tuple[tuple[str, str], ...] = ()
+    timeout_seconds: float = DEFAULT_INTEGRATION_TIMEOUT
+
+
+@dataclass(frozen=True)
 class Route:
+    """One method. Its integration is a Lambda function (`function_id`; `substitute_for` names the ARN outside
+    the template that this local function stands in for), a MOCK, or an HTTP proxy."""
+
     http_method: str
     resource_path: str
     authorizer_id: str | None
     function_id: str | None
     mock: MockIntegration | None = None
+    http: HttpProxyIntegration | None = None
+    substitute_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +120,7 @@ class ApiModel:
     region: str
     account: str
     routes: tuple[Route, ...]
-    authorizers: Mapping[str, TokenAuthorizer]
+    authorizers: Mapping[str, LambdaAuthorizer]
     functions: Mapping[str, LambdaFunction]
     gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
 
@@ -192,6 +237,89 @@ def _mock_integration(integration: Mapping[str, Any]) -> MockIntegration:
     )
 
 
+_LAMBDA_INVOCATION = re.compile(
+    r"arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/2015-03-31/functions/"
+    r"(?P<arn>arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(?::[A-Za-z0-9_$-]+)?)/invocations"
+)
+
+
+def _outside_function_arn(logical_id: str, uri: Any, ctx: ResolveContext) -> str:
+    """The literal Lambda function ARN an AWS_PROXY integration invokes when the function is not in the
+    template (a `backends` entry); anything else is not emulated."""
+    try:
+        resolved = resolve(uri, ctx)
+    except UnsupportedIntrinsicError as exc:
+        raise TemplateError(f"method {logical_id}: AWS_PROXY integration URI: {exc}") from None
+    match = _LAMBDA_INVOCATION.fullmatch(resolved) if isinstance(resolved, str) else None
+    if match is None:
+        raise TemplateError(f"method {logical_id}: AWS_PROXY integration names no Lambda function ({uri!r})")
+    return match["arn"]
+
+
+def _sample_function(logical_id: str, arn: str, functions: Mapping[str, Any]) -> str:
+    """The function that answers locally for a Lambda outside the template: the sample (lambda_src/hello)."""
+    for function_id, resource in functions.items():
+        source = str(resource.get("Metadata", {}).get(SOURCE_PATH_METADATA, "")).rstrip("/")
+        if source == SAMPLE_SOURCE_PATH:
+            return function_id
+    raise TemplateError(
+        f"method {logical_id}: invokes {arn}, which is not in the template, and no function with "
+        f"{SOURCE_PATH_METADATA} {SAMPLE_SOURCE_PATH} is there to stand in for it locally"
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+HEADER_TARGET = "integration.request.header."
+PATH_TARGET = "integration.request.path."
+PATH_SOURCE = "method.request.path."
+AUTHORIZER_CONTEXT_SOURCE = "context.authorizer."
+
+
+def _http_proxy(logical_id: str, integration: Mapping[str, Any], resource_path: str) -> HttpProxyIntegration:
+    """An HTTP_PROXY integration with a literal http(s) URI, header mappings from the authorizer context or
+    static values, and path parameters from the method's path parameters; anything else is not emulated."""
+    uri = integration.get("Uri")
+    if not isinstance(uri, str) or not uri.startswith(("http://", "https://")):
+        raise TemplateError(
+            f"method {logical_id}: HTTP_PROXY integration URI {uri!r} is not a literal http(s) URL"
+        )
+    if integration.get("ConnectionType", "INTERNET") != "INTERNET":
+        raise TemplateError(
+            f"method {logical_id}: HTTP_PROXY over {integration['ConnectionType']} is not emulated"
+        )
+    method_parameters = {
+        segment.strip("{}+") for segment in resource_path.split("/") if segment.startswith("{")
+    }
+    headers: list[HeaderMapping] = []
+    path_mappings: list[tuple[str, str]] = []
+    for target, raw_source in (integration.get("RequestParameters") or {}).items():
+        source = raw_source if isinstance(raw_source, str) else ""
+        static = _static_value(source)
+        if target.startswith(HEADER_TARGET) and static is not None:
+            headers.append(HeaderMapping(target.removeprefix(HEADER_TARGET), static=static))
+        elif target.startswith(HEADER_TARGET) and source.startswith(AUTHORIZER_CONTEXT_SOURCE):
+            key = source.removeprefix(AUTHORIZER_CONTEXT_SOURCE)
+            headers.append(HeaderMapping(target.removeprefix(HEADER_TARGET), context_key=key))
+        elif target.startswith(PATH_TARGET) and source in {PATH_SOURCE + name for name in method_parameters}:
+            path_mappings.append((target.removeprefix(PATH_TARGET), source.removeprefix(PATH_SOURCE)))
+        else:
+            raise TemplateError(
+                f"method {logical_id}: request parameter {target} <- {raw_source!r} is not emulated"
+            )
+    mapped = {name for name, _ in path_mappings}
+    unmapped = [name for name in _PLACEHOLDER.findall(uri) if name not in mapped]
+    if unmapped:
+        raise TemplateError(f"method {logical_id}: HTTP_PROXY URI {uri} has no mapping for {{{unmapped[0]}}}")
+    timeout_ms = integration.get("TimeoutInMillis")
+    return HttpProxyIntegration(
+        uri=uri,
+        http_method=str(integration.get("IntegrationHttpMethod", "ANY")).upper(),
+        headers=tuple(headers),
+        path_mappings=tuple(path_mappings),
+        timeout_seconds=int(timeout_ms) / 1000 if timeout_ms is not None else DEFAULT_INTEGRATION_TIMEOUT,
+    )
+
+
 def load_api_model(
     template_path: Path,
     project_root: Path,
@@ -211,25 +339,10 @@ def load_api_model(
     raw_functions = _of_type(resources, "AWS::Lambda::Function")
     functions = {lid: _load_function(lid, r, ctx, project_root) for lid, r in raw_functions.items()}
 
-    authorizers: dict[str, TokenAuthorizer] = {}
-    for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Authorizer").items():
-        props = resource["Properties"]
-        if props.get("Type") != "TOKEN":
-            raise TemplateError(f"authorizer {logical_id}: only TOKEN authorizers are emulated")
-        source = str(props.get("IdentitySource", ""))
-        prefix = "method.request.header."
-        if not source.startswith(prefix):
-            raise TemplateError(f"authorizer {logical_id}: identity source {source!r} is not a header")
-        function_id = _lambda_target(props.get("AuthorizerUri"), raw_functions)
-        if function_id is None:
-            raise TemplateError(f"authorizer {logical_id}: AuthorizerUri names no Lambda function")
-        authorizers[logical_id] = TokenAuthorizer(
-            logical_id=logical_id,
-            function_id=function_id,
-            header_name=source[len(prefix) :],
-            validation_expression=props.get("IdentityValidationExpression"),
-            ttl_seconds=int(props.get("AuthorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL)),
-        )
+    authorizers = {
+        logical_id: _load_authorizer(logical_id, resource["Properties"], raw_functions)
+        for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Authorizer").items()
+    }
 
     paths = _resource_paths(resources, api_logical_id)
     routes: list[Route] = []
@@ -243,18 +356,24 @@ def load_api_model(
         authorizer_id = _resource_ref(props["AuthorizerId"]) if authorization == "CUSTOM" else None
         if authorizer_id is not None and authorizer_id not in authorizers:
             raise TemplateError(f"method {logical_id}: unknown authorizer {authorizer_id}")
-        function_id = _lambda_target(integration.get("Uri"), raw_functions) if kind == "AWS_PROXY" else None
-        if kind == "AWS_PROXY" and function_id is None:
-            raise TemplateError(f"method {logical_id}: AWS_PROXY integration names no Lambda function")
-        if kind not in ("AWS_PROXY", "MOCK"):
+        resource_path = paths[_resource_ref(props["ResourceId"])]
+        function_id = substitute_for = None
+        if kind == "AWS_PROXY":
+            function_id = _lambda_target(integration.get("Uri"), raw_functions)
+            if function_id is None:
+                substitute_for = _outside_function_arn(logical_id, integration.get("Uri"), ctx)
+                function_id = _sample_function(logical_id, substitute_for, raw_functions)
+        elif kind not in ("MOCK", "HTTP_PROXY"):
             raise TemplateError(f"method {logical_id}: integration type {kind} is not emulated")
         routes.append(
             Route(
                 http_method=str(props["HttpMethod"]).upper(),
-                resource_path=paths[_resource_ref(props["ResourceId"])],
+                resource_path=resource_path,
                 authorizer_id=authorizer_id,
                 function_id=function_id,
                 mock=_mock_integration(integration) if kind == "MOCK" else None,
+                http=_http_proxy(logical_id, integration, resource_path) if kind == "HTTP_PROXY" else None,
+                substitute_for=substitute_for,
             )
         )
 
@@ -279,6 +398,60 @@ def load_api_model(
         authorizers=authorizers,
         functions=functions,
         gateway_responses=responses,
+    )
+
+
+HEADER_SOURCE = "method.request.header."
+QUERY_SOURCE = "method.request.querystring."
+CONTEXT_SOURCES = ("context.httpMethod", "context.resourcePath")
+
+
+def _identity_source(logical_id: str, expression: str) -> IdentitySource:
+    if expression.startswith(HEADER_SOURCE) and len(expression) > len(HEADER_SOURCE):
+        return IdentitySource("header", expression[len(HEADER_SOURCE) :])
+    if expression.startswith(QUERY_SOURCE) and len(expression) > len(QUERY_SOURCE):
+        return IdentitySource("querystring", expression[len(QUERY_SOURCE) :])
+    if expression in CONTEXT_SOURCES:
+        return IdentitySource("context", expression.removeprefix("context."))
+    raise TemplateError(f"authorizer {logical_id}: identity source {expression!r} is not emulated")
+
+
+def _load_authorizer(
+    logical_id: str, props: Mapping[str, Any], functions: Mapping[str, Any]
+) -> LambdaAuthorizer:
+    """TOKEN: one header and an optional validation expression. REQUEST: comma-separated identity sources
+    (headers, query strings, context.httpMethod, context.resourcePath); API Gateway ignores a validation
+    expression there."""
+    kind = props.get("Type")
+    raw_source = props.get("IdentitySource", "")
+    if not isinstance(raw_source, str):
+        raise TemplateError(f"authorizer {logical_id}: IdentitySource {raw_source!r} is not a string")
+    ttl = int(props.get("AuthorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL))
+    sources: tuple[IdentitySource, ...]
+    if kind == "TOKEN":
+        if not raw_source.startswith(HEADER_SOURCE) or "," in raw_source:
+            raise TemplateError(f"authorizer {logical_id}: identity source {raw_source!r} is not a header")
+        sources = (_identity_source(logical_id, raw_source.strip()),)
+        expression = props.get("IdentityValidationExpression")
+    elif kind == "REQUEST":
+        # CDK joins the sources with ","; a template written by hand may add spaces after the commas.
+        entries = [entry.strip() for entry in raw_source.split(",")] if raw_source.strip() else []
+        sources = tuple(_identity_source(logical_id, entry) for entry in entries)
+        if not sources and ttl > 0:
+            raise TemplateError(f"authorizer {logical_id}: REQUEST with caching needs an identity source")
+        expression = None
+    else:
+        raise TemplateError(f"authorizer {logical_id}: only TOKEN and REQUEST authorizers are emulated")
+    function_id = _lambda_target(props.get("AuthorizerUri"), functions)
+    if function_id is None:
+        raise TemplateError(f"authorizer {logical_id}: AuthorizerUri names no Lambda function")
+    return LambdaAuthorizer(
+        logical_id=logical_id,
+        function_id=function_id,
+        type=kind,
+        identity_sources=sources,
+        validation_expression=expression,
+        ttl_seconds=ttl,
     )
 
 

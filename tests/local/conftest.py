@@ -21,9 +21,20 @@ from local.server import GatewayServer, build_gateway
 REGION_ACCOUNT = "arn:aws:execute-api:us-east-1:123456789012"
 API_ARN = f"{REGION_ACCOUNT}:local/prod"
 BEARER_EXPRESSION = "^[Bb][Ee][Aa][Rr][Ee][Rr] +[-0-9A-Za-z._~+/]+=*$"
+# What the stack's REQUEST authorizer synthesizes to (CDK joins the identity sources with ",").
+REQUEST_IDENTITY_SOURCE = "method.request.header.Authorization,context.httpMethod,context.resourcePath"
+# (verb, resource path, behind the authorizer): /hello (GET, POST), public /health, /items/{id}.
+DEFAULT_ROUTES: tuple[tuple[str, str, bool], ...] = (
+    ("GET", "/hello", True),
+    ("POST", "/hello", True),
+    ("GET", "/health", False),
+    ("GET", "/items/{id}", True),
+)
 UNAUTHORIZED_BODY = '{"error":"invalid_token","message":"Unauthorized"}'
 ACCESS_DENIED_BODY = '{"error":"insufficient_scope","message":"Forbidden"}'
 FAILURE_BODY = '{"error":"temporarily_unavailable","message":"Authorization is temporarily unavailable"}'
+WWW_INVALID = 'Bearer realm="test", error="invalid_token"'
+WWW_SCOPE = 'Bearer realm="test", error="insufficient_scope"'
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,35 @@ def allow_all_response(principal: str = "user-1", context: dict[str, Any] | None
     }
 
 
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "principalId": "user-1",
+        "policyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+    }
+
+
+def statement(
+    effect: str, resource: str | list[str], action: str | list[str] = "execute-api:Invoke"
+) -> dict[str, Any]:
+    return {"Effect": effect, "Action": action, "Resource": resource}
+
+
+def assert_unauthorized(reply: Reply) -> None:
+    assert (reply.status, reply.body.decode()) == (401, UNAUTHORIZED_BODY)
+    assert reply.headers["WWW-Authenticate"] == WWW_INVALID
+    assert reply.headers["x-amzn-ErrorType"] == "UnauthorizedException"
+
+
+def assert_access_denied(reply: Reply) -> None:
+    assert (reply.status, reply.body.decode()) == (403, ACCESS_DENIED_BODY)
+    assert reply.headers["WWW-Authenticate"] == WWW_SCOPE
+
+
+def assert_authorizer_failure(reply: Reply) -> None:
+    assert (reply.status, reply.body.decode()) == (503, FAILURE_BODY)
+    assert reply.headers["Retry-After"] == "5"
+
+
 def _method(resource_ref: dict[str, Any], verb: str, authorized: bool) -> dict[str, Any]:
     props: dict[str, Any] = {
         "HttpMethod": verb,
@@ -91,7 +131,7 @@ def _method(resource_ref: dict[str, Any], verb: str, authorized: bool) -> dict[s
         },
     }
     if authorized:
-        props["AuthorizerId"] = {"Ref": "TokenAuthorizer"}
+        props["AuthorizerId"] = {"Ref": "Authorizer"}
     return {"Type": "AWS::ApiGateway::Method", "Properties": props}
 
 
@@ -108,47 +148,60 @@ def _gateway_response(kind: str, status: str, body: str, headers: dict[str, str]
     }
 
 
-def build_template(invocation_log: Path, ttl: int = 300, authorizer_timeout: int = 3) -> dict[str, Any]:
-    """A template shaped like the CDK's output: /hello (GET, POST authorized), /health public, /items/{id}."""
-    root = {"Fn::GetAtt": ["Api", "RootResourceId"]}
+def _api_resources(routes: tuple[tuple[str, str, bool], ...]) -> dict[str, Any]:
+    """AWS::ApiGateway::Resource per path segment (parents first, as the CDK creates them) and the methods."""
+    resources: dict[str, Any] = {}
+    refs: dict[str, dict[str, Any]] = {"/": {"Fn::GetAtt": ["Api", "RootResourceId"]}}
+    for index, (verb, path, authorized) in enumerate(routes):
+        parent = "/"
+        for segment in [s for s in path.split("/") if s]:
+            current = parent.rstrip("/") + "/" + segment
+            if current not in refs:
+                logical_id = f"ApiResource{len(refs)}"
+                resources[logical_id] = {
+                    "Type": "AWS::ApiGateway::Resource",
+                    "Properties": {
+                        "ParentId": refs[parent],
+                        "PathPart": segment,
+                        "RestApiId": {"Ref": "Api"},
+                    },
+                }
+                refs[current] = {"Ref": logical_id}
+            parent = current
+        resources[f"ApiMethod{index}"] = _method(refs[path], verb, authorized)
+    return resources
+
+
+def build_template(
+    invocation_log: Path,
+    ttl: int = 300,
+    authorizer_timeout: int = 3,
+    authorizer_type: str = "TOKEN",
+    identity_source: str | None = None,
+    routes: tuple[tuple[str, str, bool], ...] = DEFAULT_ROUTES,
+) -> dict[str, Any]:
+    """A template shaped like the CDK's output, with a TOKEN authorizer (header + validation expression) or a
+    REQUEST authorizer (the stack's identity sources unless `identity_source` says otherwise)."""
+    authorizer: dict[str, Any] = {"Type": authorizer_type, "RestApiId": {"Ref": "Api"}}
+    if authorizer_type == "TOKEN":
+        authorizer["IdentitySource"] = "method.request.header.Authorization"
+        authorizer["IdentityValidationExpression"] = BEARER_EXPRESSION
+    else:
+        authorizer["IdentitySource"] = REQUEST_IDENTITY_SOURCE
+    if identity_source is not None:
+        authorizer["IdentitySource"] = identity_source
     return {
         "Resources": {
             "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "test"}},
-            "ApiHello": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"ParentId": root, "PathPart": "hello", "RestApiId": {"Ref": "Api"}},
-            },
-            "ApiHealth": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"ParentId": root, "PathPart": "health", "RestApiId": {"Ref": "Api"}},
-            },
-            "ApiItems": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {"ParentId": root, "PathPart": "items", "RestApiId": {"Ref": "Api"}},
-            },
-            "ApiItemsId": {
-                "Type": "AWS::ApiGateway::Resource",
-                "Properties": {
-                    "ParentId": {"Ref": "ApiItems"},
-                    "PathPart": "{id}",
-                    "RestApiId": {"Ref": "Api"},
-                },
-            },
-            "HelloGet": _method({"Ref": "ApiHello"}, "GET", authorized=True),
-            "HelloPost": _method({"Ref": "ApiHello"}, "POST", authorized=True),
-            "HealthGet": _method({"Ref": "ApiHealth"}, "GET", authorized=False),
-            "ItemGet": _method({"Ref": "ApiItemsId"}, "GET", authorized=True),
+            **_api_resources(routes),
             "Stage": {
                 "Type": "AWS::ApiGateway::Stage",
                 "Properties": {"RestApiId": {"Ref": "Api"}, "StageName": "prod"},
             },
-            "TokenAuthorizer": {
+            "Authorizer": {
                 "Type": "AWS::ApiGateway::Authorizer",
                 "Properties": {
-                    "Type": "TOKEN",
-                    "RestApiId": {"Ref": "Api"},
-                    "IdentitySource": "method.request.header.Authorization",
-                    "IdentityValidationExpression": BEARER_EXPRESSION,
+                    **authorizer,
                     "AuthorizerResultTtlInSeconds": ttl,
                     "AuthorizerUri": {
                         "Fn::Join": [
@@ -282,3 +335,9 @@ def start_gateway(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
 @pytest.fixture
 def gateway(start_gateway: Callable[..., Harness]) -> Harness:
     return start_gateway()
+
+
+@pytest.fixture
+def request_gateway(start_gateway: Callable[..., Harness]) -> Harness:
+    """The default routes behind a REQUEST authorizer with the stack's identity sources."""
+    return start_gateway(authorizer_type="REQUEST")
