@@ -24,12 +24,12 @@ CDK_CONTEXT := $(if $(ISSUER),-c issuer=$(ISSUER)) $(if $(AUDIENCE),-c audience=
 # make token asks the local API on PORT only when PORT is given (else the one running local API).
 TOKEN_PORT := $(if $(filter-out default file,$(origin PORT)),--port $(PORT))
 
-.PHONY: help setup synth test lint types deploy diff bootstrap local token bench clean
+.PHONY: help setup synth test lint types deploy diff bootstrap local token bench compare clean snapshot-keys
 
 help: ## List the targets
 	@echo "Usage: make TARGET [STAGE=name] [ISSUER=url AUDIENCE=aud] [CONTEXT='-c key=value ...'] [PORT=3000]"
 	@echo
-	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:[^#]*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-z][a-z-]*:[^#]*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 setup: $(VENV)/.installed node_modules/.installed ## Install the pinned Python venv and node_modules (every target does it first)
 
@@ -53,8 +53,9 @@ lint: setup ## ruff check and ruff format --check
 	$(BIN)/ruff format --check .
 
 types: setup ## mypy --strict
-	$(BIN)/mypy app.py stacks ops lambda_src/authorizer tests bench local
+	$(BIN)/mypy app.py stacks ops lambda_src/authorizer tests bench local compare
 	$(BIN)/mypy lambda_src/hello
+	$(BIN)/mypy lambda_src/key_refresher
 
 test: lint types ## The whole gate, as CI runs it: lint, types, every test
 	$(BIN)/pytest
@@ -68,6 +69,9 @@ diff: setup ## cdk diff: what deploy would change (STAGE, ISSUER, AUDIENCE, CONT
 deploy: setup ## cdk deploy the stage (STAGE, ISSUER, AUDIENCE, CONTEXT)
 	$(CDK) deploy $(CDK_CONTEXT)
 
+snapshot-keys: setup ## Write the issuers' public keys to the jwksSnapshot file now (STAGE, CONTEXT)
+	$(PY) -m ops.snapshot_keys $(CDK_CONTEXT)
+
 local: synth ## Serve the stack on http://127.0.0.1:PORT with a development issuer (default 3000)
 	PORT=$(PORT) $(PY) -m local
 
@@ -80,6 +84,9 @@ bench/node_modules/.installed: bench/package.json bench/package-lock.json
 
 bench: setup bench/node_modules/.installed ## Run the benchmarks; rewrites docs/benchmarks.md's summary
 	$(PY) -m bench --readme docs/benchmarks.md
+
+compare: setup ## Run the hostile corpus through the Lambda gate and the native model; rewrites docs/native-vs-lambda.md
+	$(PY) -m compare --out docs/native-vs-lambda.md
 
 clean: ## Remove cdk.out and the tool caches
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

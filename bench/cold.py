@@ -2,11 +2,17 @@
 decides one token, timed from spawn to exit. Peak RSS is the child's own VmHWM, which it reports itself: the
 kernel's rusage for a child spawned with vfork (posix_spawn, subprocess) starts from the parent's high-water
 mark.
+
+The handler runs from a read-only copy of what Lambda unpacks (:func:`lambda_copy`) with no bytecode writes,
+twice: without bytecode, so every import compiles its module, as Lambda does with a source-only bundle; and
+with the bytecode the stack's bundler precompiles. The difference is the compile share.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
+import py_compile
 import re
 import shutil
 import sys
@@ -14,11 +20,16 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import distribution
 from pathlib import Path
 
 from bench.contenders import NODE_DIR
 
 CHILD = Path(__file__).resolve().parent / "cold_child.py"
+# As stacks/bundling.py writes it (tests/bench checks they agree); not imported from there, because importing
+# aws_cdk starts a jsii kernel the timed rounds should not share the machine with.
+BYTECODE_INVALIDATION = py_compile.PycInvalidationMode.CHECKED_HASH
+NO_BYTECODE_WRITES = {"PYTHONDONTWRITEBYTECODE": "1"}
 _BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 _RSS_PREFIX = "peak_rss_kib="
 
@@ -46,6 +57,33 @@ class ChildRun:
 
 class ColdStartError(RuntimeError):
     """A cold child did not decide as expected; its timing would not be a cold start of that contender."""
+
+
+def lambda_copy(authorizer_root: Path, destination: Path, *, precompiled: bool) -> Path:
+    """The authorizer as Lambda unpacks it, built from this venv: its source plus the installed files of each
+    distribution its requirements.txt pins, without interpreter caches; with ``precompiled``, bytecode
+    compiled into it first. Then made read-only, as Lambda's code directory is."""
+    caches = ("__pycache__", "*.pyc")
+    shutil.copytree(authorizer_root, destination, ignore=shutil.ignore_patterns(*caches, "requirements.txt"))
+    for line in (authorizer_root / "requirements.txt").read_text().splitlines():
+        name, _, version = line.split("#", 1)[0].strip().partition("==")
+        if not name:
+            continue
+        found = distribution(name)
+        if found.version != version:
+            raise ColdStartError(f"{name} {found.version} is installed, the bundle pins {version}")
+        for file in found.files or ():
+            if file.parts[0] == ".." or "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue  # console scripts outside site-packages; caches
+            (destination / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(str(found.locate_file(file))), destination / file)
+    if precompiled and not compileall.compile_dir(
+        destination, quiet=1, invalidation_mode=BYTECODE_INVALIDATION
+    ):
+        raise ColdStartError(f"could not compile {destination}")
+    for path in [destination, *destination.rglob("*")]:
+        path.chmod(path.stat().st_mode & 0o555)
+    return destination
 
 
 def python_case(key: str, label: str, mode: str, flags: tuple[str, ...] = ()) -> ColdCase:

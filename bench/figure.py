@@ -30,7 +30,8 @@ CHART_LABELS = {
 COLD_CHART_LABELS = {
     "python": "Python start only",
     "floor": "floor",
-    "gate": "handler",
+    "gate-nocache": "handler, no bytecode",
+    "gate": "handler, precompiled",
     "pyjwt": "PyJWT reference",
     "node": "Node.js start only",
     "aws-jwt-verify": "aws-jwt-verify (Node.js)",
@@ -72,10 +73,10 @@ def svg(results: Results) -> str:
             for key in COLD_KEYS
             if key in results.cold_ms
         ],
-        "Includes the JWKS fetch from a loopback server; floor = Python + cryptography import + one urllib "
-        "fetch + one verify",
+        "Includes a loopback JWKS fetch; floor = Python + cryptography + urllib fetch + 1 verify; handler "
+        "from a read-only bundle",
         COLD_TARGET * floor,
-        f"target {COLD_TARGET}x floor",
+        f"target {COLD_TARGET}x floor, precompiled",
     )
     rejection_keys = ["limit", *(f"gate/{kind}" for kind in REJECTION_KINDS)]
     rejections = chart.Panel(

@@ -173,7 +173,8 @@ def warmup_tokens(tokens: Tokens) -> Callable[[int, Case], list[str]]:
 COLD_LABELS = {
     "python": "Python start, no imports",
     "floor": "floor: Python + cryptography + urllib fetch + 1 verify",
-    "gate": "handler: import, key fetch, 1 decision",
+    "gate-nocache": "handler, no bytecode: import, key fetch, 1 decision",
+    "gate": "handler, precompiled bytecode: import, key fetch, 1 decision",
     "pyjwt": "PyJWT reference",
     "node": "Node.js start, no requires",
     "aws-jwt-verify": "aws-jwt-verify (Node.js)",
@@ -185,6 +186,7 @@ def cold_cases(node: bool) -> list[cold.ColdCase]:
     cases = [
         cold.python_case("python", COLD_LABELS["python"], "bare"),
         cold.python_case("floor", COLD_LABELS["floor"], "floor"),
+        cold.python_case("gate-nocache", COLD_LABELS["gate-nocache"], "gate"),
         cold.python_case("gate", COLD_LABELS["gate"], "gate"),
         cold.python_case("pyjwt", COLD_LABELS["pyjwt"], "pyjwt"),
     ]

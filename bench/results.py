@@ -18,7 +18,7 @@ AUTHORIZER_NAMES = {
     "aws-jwt-verify": "aws-jwt-verify (Node.js)",
     "original": "Node.js original",
 }
-COLD_KEYS = ("python", "floor", "gate", "pyjwt", "node", "aws-jwt-verify", "original")
+COLD_KEYS = ("python", "floor", "gate-nocache", "gate", "pyjwt", "node", "aws-jwt-verify", "original")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Results:
     cold_ms: dict[str, Summary]
     cold_rss: dict[str, Summary]
     cold_ratio: dict[str, Summary]
+    compile_share: Summary  # per round: (no bytecode - precompiled) / no bytecode, the handler's cold start
     floods: list[FloodOutcome]
     cooldown: float
     spots: list[Hotspot]

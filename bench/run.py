@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -159,19 +160,26 @@ def main(argv: list[str] | None = None) -> int:
 
         print("cold starts", file=sys.stderr, flush=True)
         cases_cold = cold_cases(node)
-        env_for = {
-            case.key: common_env(server.uri(f"cold-{case.key}"))
-            | {
-                "BENCH_TOKEN": tokens.cold,
-                "BENCH_REQUEST_EVENT": json.dumps(request_event(tokens.cold)),
-                "BENCH_AUTHORIZER_ROOT": str(args.authorizer_root.resolve()),
+        with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
+            root = args.authorizer_root.resolve()
+            bundles = {
+                "gate-nocache": cold.lambda_copy(root, Path(scratch) / "no-bytecode", precompiled=False),
+                "gate": cold.lambda_copy(root, Path(scratch) / "precompiled", precompiled=True),
             }
-            for case in cases_cold
-        }
-        cold_samples = cold.run_cold(cases_cold, plan.cold_rounds, env_for)
-        by_key = {case.key: case for case in cases_cold}
-        gate_imports = cold.import_times(by_key["gate"], env_for["gate"])
-        floor_imports = cold.import_times(by_key["floor"], env_for["floor"])
+            env_for = {
+                case.key: common_env(server.uri(f"cold-{case.key}"))
+                | cold.NO_BYTECODE_WRITES
+                | {
+                    "BENCH_TOKEN": tokens.cold,
+                    "BENCH_REQUEST_EVENT": json.dumps(request_event(tokens.cold)),
+                    "BENCH_AUTHORIZER_ROOT": str(bundles.get(case.key, root)),
+                }
+                for case in cases_cold
+            }
+            cold_samples = cold.run_cold(cases_cold, plan.cold_rounds, env_for)
+            by_key = {case.key: case for case in cases_cold}
+            gate_imports = cold.import_times(by_key["gate"], env_for["gate"])
+            floor_imports = cold.import_times(by_key["floor"], env_for["floor"])
 
     print(f"bundle ({args.bundle})", file=sys.stderr, flush=True)
     bundle_result = bundle.measure_bundle(REPO, args.authorizer_root.resolve(), args.bundle)
@@ -189,11 +197,26 @@ def main(argv: list[str] | None = None) -> int:
         key: summarize(paired_ratios([s.wall_ms for s in samples], floor_ms))
         for key, samples in cold_samples.items()
     }
+    compile_share = summarize(
+        [
+            1 - ratio
+            for ratio in paired_ratios(
+                [s.wall_ms for s in cold_samples["gate"]], [s.wall_ms for s in cold_samples["gate-nocache"]]
+            )
+        ]
+    )
     gate_flood = next(outcome for outcome in floods if outcome.key == "gate")
     judged = [
         verdicts.warm(warm_ratio["gate"], warm_us["gate"].median, warm_us["limit"].median, spots),
         verdicts.cold(
             cold_ratio["gate"], cold_ms["gate"].median, cold_ms["floor"].median, gate_imports, floor_imports
+        ),
+        verdicts.cold_no_bytecode(
+            cold_ratio["gate-nocache"],
+            cold_ms["gate-nocache"].median,
+            cold_ms["floor"].median,
+            cold_ms["gate"].median,
+            compile_share,
         ),
         verdicts.flood(gate_flood, cooldown),
         verdicts.bundle(bundle_result),
@@ -212,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         cold_ms=cold_ms,
         cold_rss=cold_rss,
         cold_ratio=cold_ratio,
+        compile_share=compile_share,
         floods=floods,
         cooldown=cooldown,
         spots=spots,

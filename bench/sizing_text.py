@@ -12,11 +12,13 @@ def sizing_section(results: Results) -> list[str]:
     cold_ms = results.cold_ms["gate"].median
     rows = results.memory
     pick = sizing.recommended(rows)
+    no_bytecode_ms = results.cold_ms["gate-nocache"].median
     lines = [
         "## Sizing",
         "",
         f"From this run: a warm authorization costs {warm_us:.0f} µs of one CPU core and a cold start "
-        f"{cold_ms:.0f} ms (fresh process to first decision, loopback key fetch). Lambda gives a function "
+        f"{cold_ms:.0f} ms (fresh process to first decision with precompiled bytecode, loopback key fetch; "
+        f"{no_bytecode_ms:.0f} ms from a bundle without bytecode). Lambda gives a function "
         f"CPU in proportion to its memory, one full vCPU at {sizing.FULL_VCPU_MEMORY_MB:,} MB, and the "
         "authorizer is single-threaded and CPU-bound once its keys are cached, so below that size its time "
         f"grows as {sizing.FULL_VCPU_MEMORY_MB:,} / memory and above it does not shrink. Prices assumed: "

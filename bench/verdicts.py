@@ -13,7 +13,10 @@ from bench.evidence import Hotspot
 from bench.stats import Summary
 
 WARM_TARGET = 1.5
-COLD_TARGET = 1.4
+COLD_TARGET = 1.0  # with the bytecode the bundler precompiles
+# Without bytecode, as Lambda runs a source-only bundle: the cold target the bench used to judge against
+# cached bytecode, now held to the figure Lambda actually pays.
+COLD_NO_BYTECODE_TARGET = 1.4
 FLOOD_TARGET_PER_COOLDOWN = 1
 BUNDLE_TARGET_BYTES = 6_000_000
 _VERIFY_PRIMITIVE = (
@@ -113,7 +116,7 @@ def cold(
     gate_imports: Mapping[str, ImportTime],
     floor_imports: Mapping[str, ImportTime],
 ) -> Verdict:
-    target = f"cold start ≤ {COLD_TARGET}x the floor"
+    target = f"cold start, precompiled bytecode ≤ {COLD_TARGET}x the floor"
     measured = (
         f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): {gate_ms:.0f} ms "
         f"against {floor_ms:.0f} ms"
@@ -136,6 +139,33 @@ def cold(
         "only rare paths use)"
     )
     return Verdict(target, measured, "missed", _over(gate_ratio.median, COLD_TARGET), why, close)
+
+
+def cold_no_bytecode(
+    ratio: Summary, no_bytecode_ms: float, floor_ms: float, precompiled_ms: float, compile_share: Summary
+) -> Verdict:
+    """The cold start every import pays to compile its module: published beside the precompiled one."""
+    target = (
+        f"cold start, no bytecode (a source-only bundle, as Lambda runs it) ≤ {COLD_NO_BYTECODE_TARGET}x the "
+        "floor"
+    )
+    measured = (
+        f"{ratio.median:.2f}x (rounds {ratio.low:.2f}-{ratio.high:.2f}x): {no_bytecode_ms:.0f} ms against "
+        f"{floor_ms:.0f} ms; compiling is {compile_share.median:.0%} of it (rounds "
+        f"{compile_share.low:.0%} to {compile_share.high:.0%})"
+    )
+    if ratio.median <= COLD_NO_BYTECODE_TARGET:
+        headroom = (1 - ratio.median / COLD_NO_BYTECODE_TARGET) * 100
+        return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
+    why = (
+        f"{no_bytecode_ms - floor_ms:.0f} ms above the floor, {no_bytecode_ms - precompiled_ms:.0f} ms of it "
+        "compiling the bundle's modules at import (Lambda's code directory is read-only, so nothing is kept)"
+    )
+    close = (
+        "deploy the precompiled bytecode: synthesize with the runtime's Python (the deploy workflow does), "
+        "then the precompiled row applies"
+    )
+    return Verdict(target, measured, "missed", _over(ratio.median, COLD_NO_BYTECODE_TARGET), why, close)
 
 
 def flood(outcome: FloodOutcome, cooldown_s: float) -> Verdict:
@@ -168,14 +198,21 @@ def bundle(result: BundleResult | None) -> Verdict:
     target = f"authorizer asset ≤ {BUNDLE_TARGET_BYTES / 1e6:g} MB zipped"
     if result is None:
         return Verdict(target, "not measured in this run (--bundle skip)", "not measured", "", "", "")
+    bytecode = f"{result.bytecode_files} of them bytecode" if result.bytecode_files else "no bytecode"
     measured = (
         f"{result.zipped_bytes / 1e6:.2f} MB zipped ({result.unzipped_bytes / 1e6:.1f} MB unzipped, "
-        f"{result.files} files)"
+        f"{result.files} files, {bytecode})"
     )
-    if result.zipped_bytes <= BUNDLE_TARGET_BYTES:
-        headroom = (1 - result.zipped_bytes / BUNDLE_TARGET_BYTES) * 100
+    if result.with_bytecode_bytes is not None:
+        measured += (
+            f"; {result.with_bytecode_bytes / 1e6:.2f} MB with bytecode, as a synth on the runtime's Python "
+            "ships it"
+        )
+    judged = result.deployed_bytes
+    if judged <= BUNDLE_TARGET_BYTES:
+        headroom = (1 - judged / BUNDLE_TARGET_BYTES) * 100
         return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
-    over = result.zipped_bytes - BUNDLE_TARGET_BYTES
+    over = judged - BUNDLE_TARGET_BYTES
     listed = ", ".join(f"`{name}` {size / 1e6:.2f} MB" for name, size in result.top_entries[:3])
     return Verdict(
         target,

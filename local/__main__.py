@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import signal
 import sys
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from types import FrameType
 from local.gateway import DecisionLog, stderr_decision_log
 from local.issuer import IssuerServer, KeyStore, discovery_document
 from local.lambda_runtime import LogSink, stderr_log_sink
+from local.sender_constraints import demo_curl
+from local.sender_constraints import notices as sender_notices
 from local.server import PROJECT_ROOT, GatewayServer, PortUnavailableError, build_gateway, free_port_pair
 from local.state import (
     DEFAULT_STATE_ROOT,
@@ -29,6 +30,7 @@ from local.state import (
     token_audience,
 )
 from local.template import ApiModel, Route, TemplateError, find_stack_template
+from local.tls import DevelopmentCa, server_context
 
 PREFERRED_DEMO_PATH = "/hello"
 LOOPBACK = "127.0.0.1"
@@ -51,6 +53,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="this instance's issuer key and run state (default: STATE_ROOT/port-PORT)",
     )
     parser.add_argument("--rotate-key", action="store_true", help="rotate the issuer's signing key first")
+    parser.add_argument(
+        "--mtls",
+        action="store_true",
+        help="serve HTTPS requiring client certificates from the development CA in STATE_ROOT/tls",
+    )
     return parser.parse_args(argv)
 
 
@@ -71,6 +78,7 @@ class LocalInstance:
     state_dir: Path
     template: Path
     curl: str | None
+    sender_notices: tuple[str, ...] = ()
 
     @property
     def port(self) -> int:
@@ -84,11 +92,15 @@ class LocalInstance:
             "Routes",
         ]
         for route in model.routes:
-            guard = "authorizer" if route.authorizer_id else "public"
+            guard = "public"
+            if route.authorizer_id:
+                guard = "native JWT" if route.authorization_type == "JWT" else "authorizer"
             lines.append(f"  {route.http_method:<7} {route.resource_path:<24} {guard}")
         notices = self.gateway.gateway.backend_notices()
         if notices:
             lines += ["Backends", *(f"  {notice}" for notice in notices)]
+        if self.sender_notices:
+            lines += ["Sender-constrained tokens", *(f"  {notice}" for notice in self.sender_notices)]
         if self.curl:
             lines += ["", "Try it (token valid for one hour):", f"  {self.curl}"]
         lines += ["", f'More tokens: make token PORT={self.port} SCOPES="..."   Stop: Ctrl-C']
@@ -118,6 +130,7 @@ def start_instance(
     rotate_key: bool = False,
     log_sink: LogSink = stderr_log_sink,
     decision_log: DecisionLog = stderr_decision_log,
+    mtls: bool = False,
 ) -> LocalInstance:
     """Bind the gateway and the issuer (PortUnavailableError names a busy port), then record the run state.
 
@@ -145,10 +158,13 @@ def start_instance(
                 port=port,
                 log_sink=log_sink,
                 decision_log=decision_log,
+                ssl_context=tls_context,
             )
         except OSError as exc:
             raise PortUnavailableError(port, "", exc, _suggestion(port, issuer_port_given)) from None
 
+    # Issue 12: HTTPS with client certificates from the development CA (local/tls.py).
+    tls_context = server_context(DevelopmentCa.under(state_root)) if mtls else None
     # The key store's folder depends on the gateway's port, known only once bound when port is 0.
     pending = KeyStore(state_dir or state_root)
     if issuer_port:
@@ -177,11 +193,10 @@ def start_instance(
     RunState(gateway.url, issuer.issuer, audience, scopes, os.getpid()).save(folder)
     curl = None
     if route is not None:
-        token = issuer.mint(audience, scopes)
-        curl = (
-            f"curl -i -H {shlex.quote('Authorization: Bearer ' + token)} {gateway.url}{route.resource_path}"
-        )
-    return LocalInstance(gateway, issuer, folder, template, curl)
+        url = f"{gateway.url}{route.resource_path}"
+        curl = demo_curl(model, issuer, audience, scopes, url, state_root, mtls)
+    sender = tuple(sender_notices(model, gateway.url, mtls=mtls))
+    return LocalInstance(gateway, issuer, folder, template, curl, sender)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             state_root=args.state_root,
             state_dir=args.state_dir,
             rotate_key=args.rotate_key,
+            mtls=args.mtls,
         )
     except (TemplateError, PortUnavailableError) as exc:
         print(f"local: {exc}", file=sys.stderr)

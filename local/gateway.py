@@ -6,6 +6,10 @@ expression (else 401 with no authorizer call), authorizer result cache per autho
 authorizer invocation, IAM evaluation of the returned policy against this request's method ARN, then the
 integration: Lambda proxy with payload 1.0 (the sample function standing in for a Lambda ARN outside the
 template), MOCK, or HTTP proxy (local/backends.py).
+
+Methods with AuthorizationType JWT go to the model of API Gateway's native JWT authorizer instead
+(local/native_jwt.py): its 401 and 403 are the UNAUTHORIZED and ACCESS_DENIED gateway responses, and a request
+it lets through carries the token's claims to the integration.
 """
 
 from __future__ import annotations
@@ -20,14 +24,25 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from local import backends, iam
-from local.lambda_runtime import FunctionPool
+from local.lambda_runtime import InvocationResult
+from local.native_jwt import NativeJwtAuthorizer
 from local.responses import Reply, render
 from local.template import ApiModel, LambdaAuthorizer, Route
 
 DecisionLog = Callable[[dict[str, Any]], None]
+
+
+class FunctionInvoker(Protocol):
+    """What the gateway needs of a function: local.lambda_runtime.FunctionPool, or an in-process stand-in."""
+
+    def invoke(self, event: Any) -> InvocationResult: ...
+
+    def close(self) -> None: ...
+
+
 CacheKey = tuple[str, tuple[str, ...]]
 CONTEXT_VALUE_TYPES = (str, int, float, bool)
 
@@ -45,6 +60,7 @@ class Request:
     body: bytes = b""
     source_ip: str = "127.0.0.1"
     host: str = "127.0.0.1"
+    client_cert: Mapping[str, Any] | None = None  # mutual TLS (local/tls.py): identity.clientCert
 
     def header(self, name: str) -> str | None:
         """The last value of a header, its name compared case-insensitively."""
@@ -60,11 +76,13 @@ class Request:
 
 @dataclass(frozen=True)
 class AuthorizerOutcome:
-    """An authorizer's verdict as the gateway caches it: the principal, its context, and its policy."""
+    """An authorizer's verdict as the gateway caches it: the principal, its context, and its policy; for the
+    native JWT authorizer, the token's claims (with their JSON types) instead of a context and a policy."""
 
     principal_id: str
     context: Mapping[str, str | int | float | bool]
     policy_document: Any
+    claims: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -122,14 +140,21 @@ class LocalGateway:
     def __init__(
         self,
         model: ApiModel,
-        pools: Mapping[str, FunctionPool],
+        pools: Mapping[str, FunctionInvoker],
         decision_log: DecisionLog = stderr_decision_log,
         clock: Callable[[], float] = time.monotonic,
+        native: Mapping[str, NativeJwtAuthorizer] | None = None,
     ) -> None:
+        """`native` replaces the models of the template's JWT authorizers (by logical id), e.g. to give them a
+        fixed clock; by default each is modelled with the wall clock and fetches keys over loopback."""
         self.model = model
         self.pools = pools
         self._log = decision_log
         self._clock = clock
+        self.native = {
+            logical_id: NativeJwtAuthorizer(config) for logical_id, config in model.jwt_authorizers.items()
+        }
+        self.native.update(native or {})
         self._cache: dict[CacheKey, tuple[float, AuthorizerOutcome]] = {}
         self._cache_lock = threading.Lock()
         by_path: dict[str, dict[str, Route]] = {}
@@ -212,6 +237,8 @@ class LocalGateway:
         if route.authorizer_id is None:
             record["authorizer"] = "none"
             return None
+        if route.authorization_type == "JWT":
+            return self._authorize_native(request, route, record)
         authorizer = self.model.authorizers[route.authorizer_id]
         identity = self._identity(authorizer, request, route)
         method_arn = self.method_arn(request.method, request.path)
@@ -241,6 +268,24 @@ class LocalGateway:
                 "ACCESS_DENIED", "policy_implicit_deny", "User is not authorized to access this resource"
             )
         return outcome
+
+    def _authorize_native(self, request: Request, route: Route, record: dict[str, Any]) -> AuthorizerOutcome:
+        """The native JWT authorizer (local/native_jwt.py): 401 UNAUTHORIZED, 403 ACCESS_DENIED, or claims."""
+        assert route.authorizer_id is not None
+        model = self.native[route.authorizer_id]
+        verdict = model.authorize(request.header(model.config.header), route.authorization_scopes)
+        record["authorizer"] = "native"
+        record["nativeRule"] = verdict.rule
+        if verdict.status == 401:
+            record["detail"] = verdict.description
+            raise _Rejection("UNAUTHORIZED", verdict.reason, "Unauthorized")
+        if verdict.status == 403:
+            raise _Rejection("ACCESS_DENIED", verdict.reason, "Forbidden")
+        claims = dict(verdict.claims or {})
+        sub = claims.get("sub")
+        principal = sub if isinstance(sub, str) else ""
+        record["principalId"] = principal
+        return AuthorizerOutcome(principal_id=principal, context={}, policy_document=None, claims=claims)
 
     def _cached(self, authorizer: LambdaAuthorizer, key: CacheKey) -> AuthorizerOutcome | None:
         if authorizer.ttl_seconds <= 0:
@@ -316,6 +361,7 @@ class LocalGateway:
         context = None
         if authorizer is not None:
             context = {k: _context_string(v) for k, v in authorizer.context.items()}
+            context.update({f"claims.{k}": claim_json(v) for k, v in (authorizer.claims or {}).items()})
             context["principalId"] = authorizer.principal_id
         headers = backends.outgoing_headers(request.headers, backends.mapped_headers(integration, context))
         try:
@@ -359,6 +405,16 @@ def _parse_authorizer_response(payload: Any) -> AuthorizerOutcome | None:
     if not all(isinstance(v, CONTEXT_VALUE_TYPES) for v in context.values()):
         return None
     return AuthorizerOutcome(principal_id=principal, context=context, policy_document=policy)
+
+
+_LOWER_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-f]{4})")
+
+
+def claim_json(value: Any) -> str:
+    """A claim as parameter mappings see `$context.authorizer.claims.<name>` (rest-api-jwt-authorizer-claims):
+    JSON text, so the string "42" stays `"42"` and the number stays `42`; non-ASCII as `\\u00E9` escapes."""
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    return _LOWER_ESCAPE.sub(lambda m: m.group(1) + "\\u" + m.group(2).upper(), text)
 
 
 def _context_string(value: str | int | float | bool) -> str:
@@ -407,10 +463,17 @@ def _request_context(model: ApiModel, request: Request, route: Route, request_id
         "domainPrefix": request.host.split(".")[0],
         "requestTimeEpoch": int(now.timestamp() * 1000),
         "requestId": request_id,
-        "identity": {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")},
+        "identity": _caller_identity(request),
         "domainName": request.host,
         "apiId": model.api_id,
     }
+
+
+def _caller_identity(request: Request) -> dict[str, Any]:
+    identity: dict[str, Any] = {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")}
+    if request.client_cert is not None:
+        identity["clientCert"] = dict(request.client_cert)
+    return identity
 
 
 def request_authorizer_event(
@@ -440,7 +503,12 @@ def proxy_event(
     except UnicodeDecodeError:
         body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
     request_context = _request_context(model, request, route, request_id)
-    if authorizer is not None:
+    if authorizer is not None and authorizer.claims is not None:
+        request_context["authorizer"] = {
+            "claims": dict(authorizer.claims),
+            "principalId": authorizer.principal_id,
+        }
+    elif authorizer is not None:
         flat = {k: _context_string(v) for k, v in authorizer.context.items()}
         request_context["authorizer"] = {
             **flat,

@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -144,8 +144,10 @@ def mint_access_token(
     client_id: str = DEFAULT_CLIENT_ID,
     ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
     now: float | None = None,
+    confirmation: Mapping[str, str] | None = None,
 ) -> str:
-    """An RFC 9068 JWT access token: typ at+jwt; iss, aud, sub, client_id, iat, exp, jti, scope."""
+    """An RFC 9068 JWT access token: typ at+jwt; iss, aud, sub, client_id, iat, exp, jti, scope; with
+    `confirmation` also `cnf` (RFC 7800), e.g. `{"jkt": ...}` (DPoP) or `{"x5t#S256": ...}` (mTLS)."""
     issued_at = int(time.time() if now is None else now)
     claims = {
         "iss": issuer,
@@ -157,6 +159,8 @@ def mint_access_token(
         "jti": secrets.token_urlsafe(16),
         "scope": " ".join(scopes),
     }
+    if confirmation:
+        claims["cnf"] = dict(confirmation)
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "at+jwt"})
 
 

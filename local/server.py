@@ -6,18 +6,24 @@ runs in-process, with the same Lambda containers `python -m local` uses.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local.gateway import DecisionLog, LocalGateway, Request, stderr_decision_log
+from local.key_sources import local_key_sources
 from local.lambda_runtime import FunctionPool, LogSink, stderr_log_sink
+from local.sender_constraints import local_sender_constraint_environment
 from local.template import ApiModel, load_api_model
+from local.tls import presented_client_cert
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -57,15 +63,28 @@ def free_port_pair(start: int, *, tries: int = 100) -> int | None:
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, gateway: LocalGateway, host: str, port: int) -> None:
+    def __init__(
+        self, gateway: LocalGateway, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.gateway = gateway
+        self.ssl_context = ssl_context  # HTTPS (local/tls.py), e.g. with client certificates
         self._thread: threading.Thread | None = None
+        self.closers: list[Callable[[], None]] = []  # helpers that live as long as the gateway
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.ssl_context else 'http'}://{host!s}:{port}"
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake runs on the request's own thread (_Handler.handle), not in the accept loop.
+            connection = self.ssl_context.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
 
     def start(self) -> GatewayServer:
         """Serve on a background thread (tests, and `python -m local` which waits on signals instead)."""
@@ -80,11 +99,22 @@ class GatewayServer(ThreadingHTTPServer):
             self._thread.join()
         self.server_close()
         self.gateway.close()
+        for close in self.closers:
+            close()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: GatewayServer
     protocol_version = "HTTP/1.1"
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (OSError, ValueError):  # no or an untrusted client certificate, not TLS: dropped
+                self.close_connection = True
+                return
+        super().handle()
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -101,6 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             source_ip=self.client_address[0],
             host=self.headers.get("Host") or "127.0.0.1",
+            client_cert=presented_client_cert(self.connection),
         )
         reply = self.server.gateway.handle(request)
         self.send_response(reply.status)
@@ -132,6 +163,15 @@ def issuer_overrides(model: ApiModel, issuer: str, jwks_uri: str) -> dict[str, d
     return overrides
 
 
+def with_native_issuer(model: ApiModel, issuer: str) -> ApiModel:
+    """Point every native JWT authorizer's first issuer (the stack's ISSUER) at another issuer; further
+    issuers keep theirs (and, off loopback, never get their keys locally)."""
+    if not model.jwt_authorizers:
+        return model
+    jwt_authorizers = {lid: config.with_issuer(0, issuer) for lid, config in model.jwt_authorizers.items()}
+    return dataclasses.replace(model, jwt_authorizers=jwt_authorizers)
+
+
 def build_gateway(
     template_path: Path,
     *,
@@ -144,20 +184,43 @@ def build_gateway(
     log_sink: LogSink = stderr_log_sink,
     decision_log: DecisionLog = stderr_decision_log,
     clock: Callable[[], float] = time.monotonic,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> GatewayServer:
     """Build (not start) a gateway server for a template.
 
     `issuer`/`jwks_uri` point the authorizers at another provider (the embedded issuer, or the e2e provider);
-    `env_overrides`, keyed by function logical id, is applied last.
+    `env_overrides`, keyed by function logical id, is applied last. `ssl_context` serves HTTPS
+    (local/tls.py: `server_context` requires client certificates from the development CA).
     """
     model = load_api_model(template_path, project_root)
     overrides: dict[str, dict[str, str]] = {}
     if issuer is not None:
         overrides = issuer_overrides(model, issuer, jwks_uri or f"{issuer}/.well-known/jwks.json")
+        model = with_native_issuer(model, issuer)
+    # Issue 13: the SSM extension's stand-in and the snapshot variable (local/key_sources.py).
+    extension = local_key_sources(
+        model,
+        overrides,
+        issuer=issuer,
+        jwks_uri=(jwks_uri or f"{issuer}/.well-known/jwks.json") if issuer else None,
+    )
     for function_id, extra in (env_overrides or {}).items():
         overrides.setdefault(function_id, {}).update(extra)
     pools = {
         lid: FunctionPool(function, overrides.get(lid, {}), log_sink)
         for lid, function in model.functions.items()
     }
-    return GatewayServer(LocalGateway(model, pools, decision_log, clock), host, port)
+    try:
+        server = GatewayServer(LocalGateway(model, pools, decision_log, clock), host, port, ssl_context)
+    except BaseException:
+        if extension is not None:
+            extension.stop()
+        raise
+    # Issue 12: variables that need the bound URL (local/sender_constraints.py). No container has started
+    # yet, so those functions' pools are replaced in the dict the gateway holds.
+    for lid, extra in local_sender_constraint_environment(model, server.url).items():
+        environment = {**overrides.get(lid, {}), **extra, **(env_overrides or {}).get(lid, {})}
+        pools[lid] = FunctionPool(model.functions[lid], environment, log_sink)
+    if extension is not None:
+        server.closers.append(extension.stop)
+    return server

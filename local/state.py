@@ -87,8 +87,11 @@ def authorizer_environment(model: ApiModel) -> dict[str, str]:
 
 
 def token_audience(model: ApiModel) -> str:
-    """Tokens carry the first configured audience, as a provider issuing for this API would."""
+    """Tokens carry the first configured audience, as a provider issuing for this API would (the Lambda
+    authorizer's AUDIENCE, else the first native JWT authorizer's first issuer's)."""
     audience = authorizer_environment(model).get("AUDIENCE", "")
+    for jwt_authorizer in model.jwt_authorizers.values():
+        audience = audience or jwt_authorizer.issuers[0].audiences[0]
     first = audience.split(",")[0].strip()
     if not first:
         raise ValueError("the template's authorizer has no AUDIENCE")
@@ -97,7 +100,15 @@ def token_audience(model: ApiModel) -> str:
 
 def scopes_for(model: ApiModel, method: str, resource_path: str) -> tuple[str, ...]:
     """The scopes of the SCOPE_RULES rule API Gateway runs for `method` on `resource_path` (docs/routes.md:
-    the exact verb, else `*`); empty when no rule names it."""
+    the exact verb, else `*`); empty when no rule names it. A method of the native JWT authorizer: its
+    AuthorizationScopes (all of them, though any one would do)."""
+    native = {
+        route.http_method: route.authorization_scopes
+        for route in model.routes
+        if route.resource_path == resource_path and route.authorization_type == "JWT"
+    }
+    if method in native or "ANY" in native:
+        return native.get(method, native.get("ANY", ()))
     rules = json.loads(authorizer_environment(model).get("SCOPE_RULES") or "{}")
     by_route: dict[tuple[str, str], str] = {}
     for route_key, scopes in rules.items():

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local.intrinsics import ResolveContext, UnsupportedIntrinsicError, resolve
+from local.native_jwt import JwtAuthorizerConfig, NativeConfigError, parse_authorizer
 
 SOURCE_PATH_METADATA = "JwtGate:SourcePath"
 DEFAULT_AUTHORIZER_TTL = 300
@@ -94,7 +95,9 @@ class HttpProxyIntegration:
 @dataclass(frozen=True)
 class Route:
     """One method. Its integration is a Lambda function (`function_id`; `substitute_for` names the ARN outside
-    the template that this local function stands in for), a MOCK, or an HTTP proxy."""
+    the template that this local function stands in for), a MOCK, or an HTTP proxy. `authorizer_id` names a
+    Lambda authorizer (`authorization_type` CUSTOM) or a native JWT authorizer (JWT, with the method's
+    `authorization_scopes`)."""
 
     http_method: str
     resource_path: str
@@ -103,6 +106,8 @@ class Route:
     mock: MockIntegration | None = None
     http: HttpProxyIntegration | None = None
     substitute_for: str | None = None
+    authorization_type: str = "NONE"
+    authorization_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class ApiModel:
     authorizers: Mapping[str, LambdaAuthorizer]
     functions: Mapping[str, LambdaFunction]
     gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+    jwt_authorizers: Mapping[str, JwtAuthorizerConfig] = field(default_factory=dict)
 
     def arn_prefix(self) -> str:
         """The execute-api ARN of the stage, to which API Gateway appends METHOD/path for `methodArn`."""
@@ -339,9 +345,16 @@ def load_api_model(
     raw_functions = _of_type(resources, "AWS::Lambda::Function")
     functions = {lid: _load_function(lid, r, ctx, project_root) for lid, r in raw_functions.items()}
 
+    all_authorizers = _of_type(resources, "AWS::ApiGateway::Authorizer")
     authorizers = {
         logical_id: _load_authorizer(logical_id, resource["Properties"], raw_functions)
-        for logical_id, resource in _of_type(resources, "AWS::ApiGateway::Authorizer").items()
+        for logical_id, resource in all_authorizers.items()
+        if resource["Properties"].get("Type") != "JWT"
+    }
+    jwt_authorizers = {
+        logical_id: _load_jwt_authorizer(logical_id, resource["Properties"], ctx)
+        for logical_id, resource in all_authorizers.items()
+        if resource["Properties"].get("Type") == "JWT"
     }
 
     paths = _resource_paths(resources, api_logical_id)
@@ -351,11 +364,13 @@ def load_api_model(
         integration = props.get("Integration") or {}
         kind = integration.get("Type")
         authorization = props.get("AuthorizationType", "NONE")
-        if authorization not in ("NONE", "CUSTOM"):
+        if authorization not in ("NONE", "CUSTOM", "JWT"):
             raise TemplateError(f"method {logical_id}: AuthorizationType {authorization} is not emulated")
-        authorizer_id = _resource_ref(props["AuthorizerId"]) if authorization == "CUSTOM" else None
-        if authorizer_id is not None and authorizer_id not in authorizers:
-            raise TemplateError(f"method {logical_id}: unknown authorizer {authorizer_id}")
+        authorizer_id = _resource_ref(props["AuthorizerId"]) if authorization != "NONE" else None
+        known = authorizers if authorization == "CUSTOM" else jwt_authorizers
+        if authorizer_id is not None and authorizer_id not in known:
+            raise TemplateError(f"method {logical_id}: unknown {authorization} authorizer {authorizer_id}")
+        scopes = _authorization_scopes(logical_id, props) if authorization == "JWT" else ()
         resource_path = paths[_resource_ref(props["ResourceId"])]
         function_id = substitute_for = None
         if kind == "AWS_PROXY":
@@ -374,6 +389,8 @@ def load_api_model(
                 mock=_mock_integration(integration) if kind == "MOCK" else None,
                 http=_http_proxy(logical_id, integration, resource_path) if kind == "HTTP_PROXY" else None,
                 substitute_for=substitute_for,
+                authorization_type=authorization,
+                authorization_scopes=scopes,
             )
         )
 
@@ -398,7 +415,25 @@ def load_api_model(
         authorizers=authorizers,
         functions=functions,
         gateway_responses=responses,
+        jwt_authorizers=jwt_authorizers,
     )
+
+
+def _load_jwt_authorizer(
+    logical_id: str, props: Mapping[str, Any], ctx: ResolveContext
+) -> JwtAuthorizerConfig:
+    """A native JWT authorizer (local/native_jwt.py enforces it), its properties as the API accepts them."""
+    try:
+        return parse_authorizer(logical_id, resolve(props, ctx))
+    except (NativeConfigError, UnsupportedIntrinsicError) as exc:
+        raise TemplateError(str(exc)) from None
+
+
+def _authorization_scopes(logical_id: str, props: Mapping[str, Any]) -> tuple[str, ...]:
+    scopes = props.get("AuthorizationScopes") or []
+    if not isinstance(scopes, list) or not all(isinstance(s, str) and s for s in scopes):
+        raise TemplateError(f"method {logical_id}: AuthorizationScopes {scopes!r} is not a list of scopes")
+    return tuple(scopes)
 
 
 HEADER_SOURCE = "method.request.header."

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from local.bound_token import bound_token
 from local.issuer import (
     DEFAULT_CLIENT_ID,
     DEFAULT_SUBJECT,
@@ -21,6 +22,7 @@ from local.issuer import (
     mint_access_token,
 )
 from local.state import DEFAULT_STATE_ROOT, RunState, instance_dir, running_instances
+from local.tls import DEFAULT_CLIENT
 
 NOT_RUNNING = "no running local API found; start it with `make local`"
 
@@ -74,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         "--state-root", type=Path, default=DEFAULT_STATE_ROOT, help="folder with one folder per instance"
     )
     parser.add_argument("--state-dir", type=Path, help="one instance's folder (instead of --port)")
+    bound = parser.add_argument_group("sender-constrained tokens (issue 12; local/bound_token.py)")
+    bound.add_argument("--dpop", action="store_true", help="bind to the DPoP client key; print both headers")
+    bound.add_argument("--method", default="GET", help="the DPoP proof's htm (default GET)")
+    bound.add_argument("--url", help="the DPoP proof's htu (default: the local API's /hello)")
+    bound.add_argument("--dpop-key", type=Path, help="PEM P-256 key (default STATE_ROOT/dpop-client-key.pem)")
+    bound.add_argument("--mtls", action="store_true", help="bind to the development client certificate")
+    bound.add_argument("--client-cert", default=DEFAULT_CLIENT, help="its name (default local-client)")
     args = parser.parse_args(argv)
 
     try:
@@ -92,6 +101,25 @@ def main(argv: list[str] | None = None) -> int:
         kid = key_store.rotate().kid
         print(f"local.token: rotated the issuer key; new kid {kid}", file=sys.stderr)
     scopes = args.scopes.split() or list(state.default_scopes)
+    if args.dpop or args.mtls:
+        result = bound_token(
+            key_store.signing_key(),
+            state,
+            scopes=scopes,
+            subject=args.sub,
+            client_id=args.client_id,
+            ttl_seconds=args.ttl,
+            state_root=args.state_root,
+            dpop=args.dpop,
+            mtls=args.mtls,
+            method=args.method,
+            url=args.url,
+            client_cert=args.client_cert,
+            dpop_key_path=args.dpop_key,
+        )
+        print("\n".join(result.stderr), file=sys.stderr)
+        print("\n".join(result.stdout))
+        return 0
     token = mint_access_token(
         key_store.signing_key(),
         issuer=state.issuer,

@@ -23,10 +23,12 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from stacks import backends, rules
+from stacks import backends, key_config, rules, sender_config
 from stacks.backends import Backend
+from stacks.key_config import KeyDelivery
 from stacks.rules import MAX_SCOPE_RULES_JSON_CHARS, ROUTE_METHODS, Route
 from stacks.rules import InvalidValueError as _InvalidValueError
+from stacks.sender_config import SenderConstraint
 
 __all__ = ["MAX_SCOPE_RULES_JSON_CHARS", "ROUTE_METHODS", "Route"]  # re-exported: their home is stacks.rules
 
@@ -69,6 +71,9 @@ _PLACEHOLDER = re.compile(
 )
 _EXAMPLE_WORD = re.compile(r"(^|[^a-z0-9])example([^a-z0-9]|$)", re.IGNORECASE)
 _RESERVED_TLDS: Final = ("example", "test", "invalid", "localhost", "local")
+# How protected routes are authorized (docs/native-jwt.md): the Lambda authorizer everywhere (today's gate),
+# API Gateway's native JWT authorizer everywhere, or per route whichever enforces that route faithfully.
+GATE_MODES: Final = ("lambda", "native", "auto")
 
 
 class ConfigError(ValueError):
@@ -204,6 +209,10 @@ class StackConfig:
     realm: str = "jwt-gate"
     api_gateway_account_log_role: bool = True
     backends: Mapping[str, Backend] = field(default_factory=lambda: MappingProxyType({}))
+    gate: str = "lambda"
+    key_delivery: KeyDelivery = field(default_factory=KeyDelivery)  # issue 13 (stacks/key_config.py)
+    # Issue 12, DPoP and certificate-bound tokens (stacks/sender_config.py).
+    sender_constraint: SenderConstraint = field(default_factory=SenderConstraint)
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -282,7 +291,7 @@ class StackConfig:
                 "the API needs at least one route (scopeRules keys and publicRoutes are its routes)",
                 _KEYS["scopeRules"].example,
             )
-        return cls(
+        config = cls(
             token_rules=token_rules,
             stage=stage,
             preset=preset,
@@ -305,7 +314,17 @@ class StackConfig:
             realm=v["realm"],
             api_gateway_account_log_role=v["apiGatewayAccountLogRole"],
             backends=v["backends"],
+            gate=v["gate"],
+            key_delivery=_key_delivery(v, stage, key_set),
+            sender_constraint=_sender_constraint(v, stage),
         )
+        if config.gate != "lambda":
+            # gate=native refuses what the native JWT authorizer cannot enforce, here, so the refusal is the
+            # same one line as every other config error. Imported lazily: it needs aws_cdk (jsii).
+            from stacks.native_authorizer import plan_gate
+
+            plan_gate(config)
+        return config
 
 
 # Parsers: each takes (raw value, key) and returns the typed value or raises _InvalidValueError.
@@ -582,6 +601,12 @@ def _claim_name(raw: object, key: str) -> str:
     return raw
 
 
+def _gate(raw: object, key: str) -> str:
+    if raw not in GATE_MODES:
+        raise _InvalidValueError(f"must be one of {', '.join(GATE_MODES)}, got {raw!r}")
+    return str(raw)
+
+
 def _audience_claim(raw: object, key: str) -> str:
     if raw not in AUDIENCE_CLAIMS:
         raise _InvalidValueError(f"must be one of {', '.join(AUDIENCE_CLAIMS)}, got {raw!r}")
@@ -653,6 +678,27 @@ def additional_issuers_json(issuers: tuple[TrustedIssuer, ...]) -> str:
     return json.dumps(entries, separators=(",", ":"))
 
 
+def _key_delivery(v: Mapping[str, object], stage: Stage, key_set: KeySetTiming) -> KeyDelivery:
+    """Issue 13's keys, checked across each other (stacks/key_config.py), as one-line ConfigErrors."""
+    try:
+        return key_config.key_delivery(
+            v, stage=stage, key_set_usable_seconds=key_set.cache_seconds + key_set.max_stale_seconds
+        )
+    except key_config.KeyConfigError as err:
+        raise ConfigError(err.key, err.problem, _KEYS[err.key].example) from None
+
+
+def _sender_constraint(v: Mapping[str, object], stage: Stage) -> SenderConstraint:
+    """Issue 12's keys, checked across each other and the cache TTL (stacks/sender_config.py), as one line."""
+    ttl = v["authorizerCacheTtlSeconds"]
+    assert isinstance(ttl, int)
+    try:
+        return sender_config.sender_constraint(v, stage=stage, cache_ttl_seconds=ttl)
+    except sender_config.SenderConfigError as err:
+        example = err.example if err.example is not None else _KEYS[err.key].example
+        raise ConfigError(err.key, err.problem, example) from None
+
+
 _KEYS: Final[dict[str, _KeySpec]] = {
     "issuer": _KeySpec(_url, "https://acme.eu.auth0.com/", required=True),
     "audience": _KeySpec(_audience, "api://orders,api://billing", required=True),
@@ -698,6 +744,32 @@ _KEYS: Final[dict[str, _KeySpec]] = {
     ),
     "alarmEmail": _KeySpec(_pattern(_EMAIL, "an email address"), "ops@acme-corp.com"),
     "alarm5xxRatePercent": _KeySpec(_number(0, 100, low_inclusive=False), "5", 5),
+    "gate": _KeySpec(_gate, "auto", "lambda"),
+    # Issue 13, where the keys come from (stacks/key_config.py; the snapshot file itself is checked at synth).
+    "keySource": _KeySpec(key_config.parse_key_source, key_config.EXAMPLES["keySource"], "idp"),
+    "keyRefreshMinutes": _KeySpec(_integer(1, 1440), key_config.EXAMPLES["keyRefreshMinutes"], 5),
+    "parametersExtensionLayerArn": _KeySpec(
+        key_config.parse_layer_arn, key_config.EXAMPLES["parametersExtensionLayerArn"]
+    ),
+    "jwksSnapshot": _KeySpec(key_config.parse_snapshot_path, key_config.EXAMPLES["jwksSnapshot"]),
+    "jwksSnapshotMaxAgeSeconds": _KeySpec(
+        _integer(60, 7776000), key_config.EXAMPLES["jwksSnapshotMaxAgeSeconds"], 604800
+    ),
+    "vpc": _KeySpec(key_config.parse_vpc, key_config.EXAMPLES["vpc"]),
+    # Issue 12, sender-constrained tokens (stacks/sender_config.py; docs/sender-constrained.md).
+    "dpop": _KeySpec(sender_config.parse_mode, sender_config.EXAMPLES["dpop"], "off"),
+    "dpopAlgorithms": _KeySpec(
+        _algorithms, sender_config.EXAMPLES["dpopAlgorithms"], list(sender_config.DEFAULT_DPOP_ALGORITHMS)
+    ),
+    "dpopMaxAgeSeconds": _KeySpec(
+        _integer(1, sender_config.MAX_DPOP_MAX_AGE_SECONDS),
+        sender_config.EXAMPLES["dpopMaxAgeSeconds"],
+        sender_config.DEFAULT_DPOP_MAX_AGE_SECONDS,
+    ),
+    "publicBaseUrl": _KeySpec(sender_config.parse_public_base_url, sender_config.EXAMPLES["publicBaseUrl"]),
+    "dpopReplayTable": _KeySpec(_boolean, sender_config.EXAMPLES["dpopReplayTable"], False),
+    "mtls": _KeySpec(sender_config.parse_mtls, sender_config.EXAMPLES["mtls"]),
+    "mtlsBoundTokens": _KeySpec(sender_config.parse_mode, sender_config.EXAMPLES["mtlsBoundTokens"], "off"),
 }
 
 CONFIG_KEYS: Final = tuple(_KEYS)

@@ -1,7 +1,9 @@
 """The deployable stack: a regional RestApi guarded by JwtAuthorizer, the sample endpoint and RFC 6750 errors.
 
 Routes come from config only (scope rule keys + public routes), so the API, the authorizer's scope rules and
-the local gateway can never disagree about which routes exist or which are protected.
+the local gateway can never disagree about which routes exist or which are protected. Which authorizer guards
+each protected route follows the `gate` plan (stacks/native_authorizer.py): the Lambda, API Gateway's native
+JWT authorizer, or per route (`auto`); the Lambda and its monitoring exist only when some route uses it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from stacks.backends import SAMPLE_BACKEND
 from stacks.config import Route, StackConfig
 from stacks.integrations import wire
 from stacks.jwt_authorizer import JwtAuthorizer
+from stacks.key_sources import watch_keys
 from stacks.monitoring import GateMonitoring
+from stacks.native_authorizer import NATIVE, GatePlan, NativeJwtAuthorizer, plan_gate
 from stacks.python_function import PROJECT_ROOT, PythonFunction, retention
+from stacks.sender_constraint import MutualTlsDomain
 from stacks.stages import stack_name
 
 HELLO_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "hello"
@@ -86,6 +91,8 @@ class JwtApiStack(Stack):
             rest_api_name=self.stack_name,
             description="REST API behind a JWT access-token authorizer",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Issue 12: with `mtls` the custom domain is the only way in (else clients bypass mutual TLS).
+            disable_execute_api_endpoint=True if config.sender_constraint.mtls is not None else None,
             cloud_watch_role=config.api_gateway_account_log_role,
             default_cors_preflight_options=self._cors_preflight(),
             deploy_options=apigw.StageOptions(
@@ -101,18 +108,28 @@ class JwtApiStack(Stack):
                 throttling_burst_limit=config.throttling_burst_limit,
             ),
         )
-        self.jwt = JwtAuthorizer(
-            self,
-            "JwtAuthorizer",
-            rest_api=self.api,
-            stage_name=config.stage_name,
-            token_rules=config.token_rules,
-            key_set=config.key_set,
-            results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl_seconds),
-            memory_size_mb=config.lambda_memory_mb,
-            log_retention=retention(config.log_retention_days),
-            tracing=config.tracing,
-        )
+        self.gate_plan: GatePlan = plan_gate(config)
+        self.jwt: JwtAuthorizer | None = None
+        if self.gate_plan.uses_lambda:
+            self.jwt = JwtAuthorizer(
+                self,
+                "JwtAuthorizer",
+                rest_api=self.api,
+                stage_name=config.stage_name,
+                token_rules=config.token_rules,
+                key_set=config.key_set,
+                results_cache_ttl=Duration.seconds(config.authorizer_cache_ttl_seconds),
+                memory_size_mb=config.lambda_memory_mb,
+                log_retention=retention(config.log_retention_days),
+                tracing=config.tracing,
+                key_delivery=config.key_delivery,
+                sender_constraint=config.sender_constraint,
+            )
+        self.native: NativeJwtAuthorizer | None = None
+        if self.gate_plan.uses_native:
+            self.native = NativeJwtAuthorizer(
+                self, "NativeJwtAuthorizer", rest_api=self.api, token_rules=config.token_rules
+            )
         self.hello = PythonFunction(
             self,
             "Hello",
@@ -126,25 +143,49 @@ class JwtApiStack(Stack):
         ).function
         self._add_routes()
         self._add_gateway_responses()
+        self.mtls_domain: MutualTlsDomain | None = None
+        if config.sender_constraint.mtls is not None:  # issue 12 (stacks/sender_constraint.py)
+            self.mtls_domain = MutualTlsDomain(
+                self, "MutualTlsDomain", settings=config.sender_constraint.mtls, rest_api=self.api
+            )
+            # The RestApi's own "Endpoint" output names the execute-api URL, which is disabled: drop it.
+            self.api.node.try_remove_child("Endpoint")
         self._acknowledge_findings()
         self.monitoring = GateMonitoring(
             self,
             "Monitoring",
             settings=config.alarms,
             stage=self.api.deployment_stage,
-            authorizer=self.jwt.function,
-            authorizer_logs=self.jwt.log_group,
+            authorizer=self.jwt.function if self.jwt is not None else None,
+            authorizer_logs=self.jwt.log_group if self.jwt is not None else None,
             backend=self.hello,
             access_logs=access_logs,
         )
+        if self.jwt is not None:  # issue 13: the key sources' alarms (stacks/key_sources.py)
+            watch_keys(self, self.monitoring, self.jwt, alarms=config.alarms.enabled)
 
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API stage")
-        CfnOutput(
-            self,
-            "AuthorizerFunctionName",
-            value=self.jwt.function.function_name,
-            description="Lambda authorizer (logs: one JSON decision line per request)",
-        )
+        if self.mtls_domain is None:
+            CfnOutput(self, "ApiUrl", value=self.api.url, description="Invoke URL of the API stage")
+        else:
+            CfnOutput(
+                self,
+                "ApiUrl",
+                value=self.mtls_domain.url,
+                description="Invoke URL of the API stage: its mutual-TLS custom domain (execute-api is off)",
+            )
+            CfnOutput(
+                self,
+                "CustomDomainTarget",
+                value=self.mtls_domain.domain.domain_name_alias_domain_name,
+                description="Point the custom domain's DNS record (CNAME or alias) here",
+            )
+        if self.jwt is not None:
+            CfnOutput(
+                self,
+                "AuthorizerFunctionName",
+                value=self.jwt.function.function_name,
+                description="Lambda authorizer (logs: one JSON decision line per request)",
+            )
         CfnOutput(self, "StageName", value=config.stage.name, description="Deployment stage (-c stage)")
         CfnOutput(
             self,
@@ -153,12 +194,13 @@ class JwtApiStack(Stack):
             description="CloudWatch dashboard of this stage",
         )
         # Log groups have generated names; `aws logs tail` needs these (README, "Logs and metrics").
-        CfnOutput(
-            self,
-            "AuthorizerLogGroupName",
-            value=self.jwt.log_group.log_group_name,
-            description="Authorizer decisions, one JSON line per request (aws logs tail NAME --follow)",
-        )
+        if self.jwt is not None:
+            CfnOutput(
+                self,
+                "AuthorizerLogGroupName",
+                value=self.jwt.log_group.log_group_name,
+                description="Authorizer decisions, one JSON line per request (aws logs tail NAME --follow)",
+            )
         CfnOutput(
             self,
             "AccessLogGroupName",
@@ -176,9 +218,13 @@ class JwtApiStack(Stack):
         return apigw.CorsOptions(
             allow_origins=list(origins),
             allow_methods=methods,
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", *self._dpop_header()],
             max_age=Duration.hours(1),
         )
+
+    def _dpop_header(self) -> list[str]:
+        """Browsers send a DPoP proof as the `DPoP` request header: preflights must allow it (issue 12)."""
+        return ["DPoP"] if self.config.sender_constraint.dpop_on else []
 
     def _resource(self, route: Route) -> apigw.IResource:
         if route.api_path == "/":
@@ -199,6 +245,19 @@ class JwtApiStack(Stack):
                 stage_name=self.config.stage_name,
             )
             if route.key in protected:
+                plan = self.gate_plan.engine_of(route)
+                if plan.engine == NATIVE and self.native is not None:
+                    # Created without authorization, then switched to AuthorizationType JWT by the construct
+                    # that owns the escape hatches (stacks/native_authorizer.py).
+                    method = self._resource(route).add_method(
+                        route.api_method,
+                        wiring.integration,
+                        authorization_type=apigw.AuthorizationType.NONE,
+                        request_parameters=wiring.request_parameters or None,
+                    )
+                    self.native.protect(method, plan.scopes)
+                    continue
+                assert self.jwt is not None  # the plan puts every other protected route on the Lambda
                 self._resource(route).add_method(
                     route.api_method,
                     wiring.integration,
@@ -237,6 +296,7 @@ class JwtApiStack(Stack):
     def _add_gateway_responses(self) -> None:
         realm = self.config.realm
         cors = self._cors_headers()
+        challenge = self.config.sender_constraint.challenge  # Bearer; with DPoP its challenge too (issue 12)
 
         def body(error: str, message: str) -> dict[str, str]:
             return {"application/json": json.dumps({"error": error, "message": message})}
@@ -246,7 +306,7 @@ class JwtApiStack(Stack):
             type=apigw.ResponseType.UNAUTHORIZED,
             status_code="401",
             response_headers={
-                "WWW-Authenticate": _quoted(f'Bearer realm="{realm}", error="invalid_token"'),
+                "WWW-Authenticate": _quoted(challenge(realm, "invalid_token")),
                 **cors,
             },
             templates=body(
@@ -258,7 +318,7 @@ class JwtApiStack(Stack):
             type=apigw.ResponseType.ACCESS_DENIED,
             status_code="403",
             response_headers={
-                "WWW-Authenticate": _quoted(f'Bearer realm="{realm}", error="insufficient_scope"'),
+                "WWW-Authenticate": _quoted(challenge(realm, "insufficient_scope")),
                 **cors,
             },
             templates=body("insufficient_scope", "The access token does not grant this route."),
@@ -296,13 +356,20 @@ class JwtApiStack(Stack):
 
     def _acknowledge_findings(self) -> None:
         """cdk-nag AwsSolutions findings that are deliberate, each with the reason it is acceptable here."""
+        authorized_by = "the JwtAuthorizer Lambda, which validates"
+        if self.gate_plan.uses_native:
+            authorized_by = "API Gateway's native JWT authorizer, which validates"
+            if self.gate_plan.uses_lambda:
+                authorized_by = (
+                    "API Gateway's native JWT authorizer and, where the gate plan needs it, the "
+                    "JwtAuthorizer Lambda; both validate"
+                )
+        cognito_reason = (
+            f"Methods are authorized by {authorized_by} OAuth2/OIDC access tokens from any identity "
+            "provider; a Cognito user pool authorizer would tie the API to Cognito."
+        )
         Validations.of(self.api).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-COG4",
-                reason="Methods are authorized by the JwtAuthorizer Lambda, which validates OAuth2/OIDC "
-                "access tokens from any identity provider; a Cognito user pool authorizer would tie the API "
-                "to Cognito.",
-            ),
+            Acknowledgment(id="AwsSolutions-COG4", reason=cognito_reason),
             Acknowledgment(
                 id="AwsSolutions-APIG2",
                 reason="The sample endpoint takes no parameters and validates its own input; request "

@@ -33,7 +33,11 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IValidation
 
 from stacks.config import DEFAULT_SCOPE_CLAIMS, KeySetTiming, TokenRules, additional_issuers_json
+from stacks.key_config import KeyDelivery
+from stacks.key_sources import AuthorizerKeys, KeyRefresher
 from stacks.python_function import PROJECT_ROOT, PythonFunction
+from stacks.sender_config import SenderConstraint
+from stacks.sender_constraint import AuthorizerSenderConstraint
 
 AUTHORIZER_SOURCE: Final = PROJECT_ROOT / "lambda_src" / "authorizer"
 # The cache key: one decision per token, verb and route (API Gateway answers 401 without invoking the Lambda
@@ -93,7 +97,9 @@ class JwtAuthorizer(Construct):
     """Lambda REQUEST authorizer validating OAuth2/OIDC JWT access tokens for one RestApi stage.
 
     Attributes: `function` (the authorizer lambda_.Function), `authorizer` (the apigw.RequestAuthorizer to
-    pass to `add_method`), `log_group` (the function's log group).
+    pass to `add_method`), `log_group` (the function's log group), `keys` (where its keys come from, issue 13:
+    `key_delivery`) and `key_refresher` (the SSM key refresher, with `keySource: ssm`). Issue 12: `sender`
+    (DPoP and certificate binding, `sender_constraint`; with either on, the result cache TTL is 0).
     """
 
     def __init__(
@@ -110,8 +116,15 @@ class JwtAuthorizer(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         tracing: bool = False,
         source_dir: Path = AUTHORIZER_SOURCE,
+        key_delivery: KeyDelivery | None = None,
+        sender_constraint: SenderConstraint | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        key_set = key_set or KeySetTiming()
+        # Issue 13: snapshot in the asset, keys from SSM, VPC placement (stacks/key_sources.py).
+        self.keys = AuthorizerKeys(self, key_delivery or KeyDelivery(), token_rules)
+        # Issue 12: DPoP and certificate-bound tokens (stacks/sender_constraint.py).
+        self.sender = AuthorizerSenderConstraint(self, sender_constraint or SenderConstraint())
         resource_arn = Stack.of(self).format_arn(
             service="execute-api",
             resource=rest_api.rest_api_id,
@@ -127,16 +140,30 @@ class JwtAuthorizer(Construct):
             timeout=FUNCTION_TIMEOUT,
             log_retention=log_retention,
             tracing=tracing,
-            environment=authorizer_environment(token_rules, key_set or KeySetTiming(), resource_arn),
+            environment={
+                **authorizer_environment(token_rules, key_set, resource_arn),
+                **self.keys.environment,
+                **self.sender.environment,
+            },
+            extra_files=self.keys.asset_files,
+            function_options=self.keys.function_options(),
+        )
+        self.key_refresher: KeyRefresher | None = self.keys.bind(
+            lambda_function,
+            key_set_timeout_seconds=key_set.timeout_seconds,
+            memory_size_mb=memory_size_mb,
+            log_retention=log_retention,
+            tracing=tracing,
         )
         self.function = lambda_function.function
         self.log_group = lambda_function.log_group
+        self.sender.bind(self.function)
         self.authorizer = apigw.RequestAuthorizer(
             self,
             "RequestAuthorizer",
             handler=self.function,
-            identity_sources=list(IDENTITY_SOURCES),
-            results_cache_ttl=results_cache_ttl if results_cache_ttl is not None else Duration.minutes(5),
+            identity_sources=self.sender.identity_sources(IDENTITY_SOURCES),
+            results_cache_ttl=self.sender.cache_ttl(results_cache_ttl, Duration.minutes(5)),
         )
         self.node.add_validation(_EveryMethodHasARule(rest_api, self.authorizer, token_rules))
 

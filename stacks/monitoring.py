@@ -6,6 +6,9 @@ authorizer writes one JSON decision line per request (`{"event":"authorizer_deci
 "reason":...}`); filters on those lines count exactly the outages (`reason = keys_unavailable`) and the
 rejections, and Errors minus rejections leaves crashes and timeouts. API Gateway has no metric for 429
 answers, so one more filter counts them in the stage's JSON access log.
+
+With `gate=native` there is no authorizer Lambda: its filters, alarms and graphs are left out (API Gateway's
+native JWT authorizer has no logs or metrics of its own; its 401/403 answers count in the stage's 4XX).
 """
 
 from __future__ import annotations
@@ -44,8 +47,8 @@ class GateMonitoring(Construct):
         *,
         settings: AlarmSettings,
         stage: apigw.Stage,
-        authorizer: lambda_.Function,
-        authorizer_logs: logs.ILogGroup,
+        authorizer: lambda_.Function | None,
+        authorizer_logs: logs.ILogGroup | None,
         backend: lambda_.Function,
         access_logs: logs.ILogGroup,
     ) -> None:
@@ -66,20 +69,26 @@ class GateMonitoring(Construct):
             )
             return metric_filter.metric(statistic="Sum", period=FIVE_MINUTES)
 
-        keys_unavailable = counted(
-            authorizer_logs, "KeysUnavailableFilter", KEYS_UNAVAILABLE_PATTERN, "KeysUnavailable"
-        )
-        rejected = counted(
-            authorizer_logs, "UnauthorizedFilter", UNAUTHORIZED_PATTERN, "UnauthorizedDecisions"
-        )
+        # The authorizer Lambda's signals; None with gate=native, where no authorizer Lambda exists.
+        keys_unavailable: cloudwatch.Metric | None = None
+        rejected: cloudwatch.Metric | None = None
+        if authorizer_logs is not None:
+            keys_unavailable = counted(
+                authorizer_logs, "KeysUnavailableFilter", KEYS_UNAVAILABLE_PATTERN, "KeysUnavailable"
+            )
+            rejected = counted(
+                authorizer_logs, "UnauthorizedFilter", UNAUTHORIZED_PATTERN, "UnauthorizedDecisions"
+            )
         throttled = counted(access_logs, "ThrottledFilter", THROTTLED_PATTERN, "ThrottledRequests")
-        authorizer_errors = authorizer.metric_errors(statistic="Sum", period=FIVE_MINUTES)
-        failures = cloudwatch.MathExpression(
-            expression="FILL(errors, 0) - FILL(rejected, 0)",
-            using_metrics={"errors": authorizer_errors, "rejected": rejected},
-            label="Authorizer errors other than rejected tokens",
-            period=FIVE_MINUTES,
-        )
+        failures: cloudwatch.MathExpression | None = None
+        if authorizer is not None and rejected is not None:
+            authorizer_errors = authorizer.metric_errors(statistic="Sum", period=FIVE_MINUTES)
+            failures = cloudwatch.MathExpression(
+                expression="FILL(errors, 0) - FILL(rejected, 0)",
+                using_metrics={"errors": authorizer_errors, "rejected": rejected},
+                label="Authorizer errors other than rejected tokens",
+                period=FIVE_MINUTES,
+            )
         server_error_rate = cloudwatch.MathExpression(
             expression="100 * FILL(errors5xx, 0) / requests",
             using_metrics={
@@ -94,7 +103,9 @@ class GateMonitoring(Construct):
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         if settings.enabled:
             at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-            for alarm_id, metric, threshold, comparison, description in (
+            specs: tuple[
+                tuple[str, cloudwatch.IMetric | None, float, cloudwatch.ComparisonOperator, str], ...
+            ] = (
                 (
                     "KeysUnavailableAlarm",
                     keys_unavailable,
@@ -125,7 +136,9 @@ class GateMonitoring(Construct):
                 ),
                 (
                     "AuthorizerThrottlesAlarm",
-                    authorizer.metric_throttles(statistic="Sum", period=FIVE_MINUTES),
+                    authorizer.metric_throttles(statistic="Sum", period=FIVE_MINUTES)
+                    if authorizer is not None
+                    else None,
                     1,
                     at_least_one,
                     "Lambda throttled the authorizer (account or function concurrency limit).",
@@ -137,7 +150,10 @@ class GateMonitoring(Construct):
                     at_least_one,
                     "Lambda throttled the sample endpoint (account or function concurrency limit).",
                 ),
-            ):
+            )
+            for alarm_id, metric, threshold, comparison, description in specs:
+                if metric is None:
+                    continue
                 alarm = cloudwatch.Alarm(
                     self,
                     alarm_id,
@@ -154,6 +170,14 @@ class GateMonitoring(Construct):
                     alarm.add_ok_action(action)
                 self.alarms[alarm_id] = alarm
 
+        latency: list[cloudwatch.IMetric] = [
+            stage.metric_latency(statistic="p50", period=FIVE_MINUTES),
+            stage.metric_latency(statistic="p99", period=FIVE_MINUTES),
+        ]
+        lambda_throttles = [backend.metric_throttles(statistic="Sum", period=FIVE_MINUTES)]
+        if authorizer is not None:
+            latency.append(authorizer.metric_duration(statistic="p99", period=FIVE_MINUTES))
+            lambda_throttles.insert(0, authorizer.metric_throttles(statistic="Sum", period=FIVE_MINUTES))
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=stack_name)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -166,36 +190,25 @@ class GateMonitoring(Construct):
                 ],
                 width=12,
             ),
-            cloudwatch.GraphWidget(
-                title="Latency (ms)",
-                left=[
-                    stage.metric_latency(statistic="p50", period=FIVE_MINUTES),
-                    stage.metric_latency(statistic="p99", period=FIVE_MINUTES),
-                    authorizer.metric_duration(statistic="p99", period=FIVE_MINUTES),
-                ],
-                width=12,
-            ),
+            cloudwatch.GraphWidget(title="Latency (ms)", left=latency, width=12),
         )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Authorizer",
-                left=[
-                    authorizer.metric_invocations(statistic="Sum", period=FIVE_MINUTES),
-                    rejected,
-                    keys_unavailable,
-                    failures,
-                ],
-                width=12,
-            ),
-            cloudwatch.GraphWidget(
-                title="Lambda throttles",
-                left=[
-                    authorizer.metric_throttles(statistic="Sum", period=FIVE_MINUTES),
-                    backend.metric_throttles(statistic="Sum", period=FIVE_MINUTES),
-                ],
-                width=12,
-            ),
-        )
+        throttles_widget = cloudwatch.GraphWidget(title="Lambda throttles", left=lambda_throttles, width=12)
+        if authorizer is not None and rejected is not None and keys_unavailable is not None and failures:
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Authorizer",
+                    left=[
+                        authorizer.metric_invocations(statistic="Sum", period=FIVE_MINUTES),
+                        rejected,
+                        keys_unavailable,
+                        failures,
+                    ],
+                    width=12,
+                ),
+                throttles_widget,
+            )
+        else:
+            self.dashboard.add_widgets(throttles_widget)
         if self.alarms:
             self.dashboard.add_widgets(
                 cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24)
@@ -219,3 +232,46 @@ class GateMonitoring(Construct):
             )
         )
         return topic
+
+    def watch_log_event(
+        self,
+        name: str,
+        *,
+        log_group: logs.ILogGroup,
+        pattern: str,
+        description: str,
+        alarm: bool,
+    ) -> cloudwatch.Metric:
+        """Count the JSON log lines matching `pattern` as metric `name` (this stack's namespace), with an
+        alarm at one or more per five minutes (when `alarm`) and a dashboard widget. Used for the key
+        sources' events (issue 13, stacks/key_sources.py)."""
+        metric = logs.MetricFilter(
+            self,
+            f"{name}Filter",
+            log_group=log_group,
+            filter_pattern=logs.FilterPattern.literal(pattern),
+            metric_namespace=f"JwtGate/{Stack.of(self).stack_name}",
+            metric_name=name,
+            metric_value="1",
+            default_value=0,
+        ).metric(statistic="Sum", period=FIVE_MINUTES)
+        if not alarm:
+            self.dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
+            return metric
+        watched = cloudwatch.Alarm(
+            self,
+            f"{name}Alarm",
+            metric=metric,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"[{Stack.of(self).stack_name}] {description}",
+        )
+        if self.topic is not None:
+            action = cloudwatch_actions.SnsAction(self.topic)
+            watched.add_alarm_action(action)
+            watched.add_ok_action(action)
+        self.alarms[f"{name}Alarm"] = watched
+        self.dashboard.add_widgets(cloudwatch.AlarmWidget(alarm=watched, title=name, width=12))
+        return metric

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_iam as iam
@@ -18,6 +18,8 @@ from constructs import Construct
 
 from stacks.bundling import python_function_code
 
+# The bundler precompiles bytecode only when synth runs this runtime's Python (stacks/bundling.py), so the
+# deploy workflow sets up the same version (.github/workflows/deploy-stage.yml; tests/ops checks they agree).
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[1]
@@ -80,7 +82,11 @@ class PythonFunction(Construct):
         log_retention: logs.RetentionDays,
         tracing: bool,
         environment: Mapping[str, str],
+        extra_files: Mapping[str, Path] | None = None,
+        function_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`extra_files` (bundle path -> host file) and `function_options` (more lambda_.Function keyword
+        arguments, e.g. a VPC placement) serve the key delivery of issue 13 (stacks/key_sources.py)."""
         super().__init__(scope, construct_id)
         # Retained on stack deletion (the CDK default): these logs are the audit trail of access decisions.
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
@@ -97,7 +103,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler="handler.handler",
-            code=python_function_code(source_dir, RUNTIME, ARCHITECTURE),
+            code=python_function_code(source_dir, RUNTIME, ARCHITECTURE, extra_files=extra_files),
             description=description,
             memory_size=memory_size_mb,
             timeout=timeout,
@@ -105,6 +111,7 @@ class PythonFunction(Construct):
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
             environment=dict(environment),
+            **dict(function_options or {}),
         )
         cfn_function = self.function.node.default_child
         assert isinstance(cfn_function, lambda_.CfnFunction)

@@ -10,7 +10,8 @@ cooldown behind, so the first request simply tries again; it is bounded by JWKS_
 
 The handler stays thin: a rejection becomes exactly ``Exception("Unauthorized")`` (API Gateway
 401); :class:`gate.errors.KeysUnavailable` propagates unchanged (API Gateway 500
-AUTHORIZER_FAILURE), so clients never discard a good token because the identity provider is down.
+AUTHORIZER_FAILURE), so clients never discard a good token because the identity provider is down, and
+so does :class:`gate.errors.ReplayStoreUnavailable` (DPoP's replay table cannot be reached).
 """
 
 from __future__ import annotations

@@ -10,15 +10,22 @@ Content-Length) and ``oversized_unsized`` (the same, without Content-Length).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
 from gate.authorizer import Authorizer
@@ -279,3 +286,138 @@ def request_event(
         "multiValueHeaders": {"Authorization": [f"Bearer {token}"]},
         "requestContext": {"resourcePath": resource, "httpMethod": verb, "path": f"/prod{path}"},
     }
+
+
+# --- sender-constrained tokens (issue 12): DPoP proofs and client certificates ----------------------
+
+DOMAIN = "api.example.com"  # requestContext.domainName of dpop_event / certificate_event
+# What a client calls for request_event(..., "/orders", ...): the stage is part of requestContext.path.
+HTU = f"https://{DOMAIN}/prod/orders"
+THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+
+
+def public_jwk(key: SigningKey) -> dict[str, Any]:
+    """The key as a DPoP client puts it into its proofs: the public members, no kid or use."""
+    return {k: v for k, v in key.jwk.items() if k not in ("kid", "use")}
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint, computed independently of gate.dpop (json.dumps, sorted keys)."""
+    members = {name: jwk[name] for name in THUMBPRINT_MEMBERS[jwk["kty"]]}
+    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"))
+    return b64e(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def ath_of(token: str) -> str:
+    return b64e(hashlib.sha256(token.encode("ascii")).digest())
+
+
+def dpop_proof(
+    key: SigningKey,
+    *,
+    token: str | None,
+    iat: float,
+    htm: str = "GET",
+    htu: str = HTU,
+    header: dict[str, Any] | None = None,
+    alg: str | None = None,
+    **claim: Any,
+) -> str:
+    """A DPoP proof signed by ``key`` (its public JWK in the header); ``None`` removes a member.
+
+    ``ath`` is the hash of ``token`` and ``jti`` fresh and random unless given.
+    """
+    full_header = {"typ": "dpop+jwt", "alg": alg or key.alg, "jwk": public_jwk(key), **(header or {})}
+    payload = {
+        "jti": secrets.token_urlsafe(16),
+        "htm": htm,
+        "htu": htu,
+        "iat": iat,
+        "ath": ath_of(token) if token is not None else None,
+        **claim,
+    }
+    return compact(
+        {k: v for k, v in full_header.items() if v is not None},
+        {k: v for k, v in payload.items() if v is not None},
+        key,
+        alg,
+    )
+
+
+def dpop_event(
+    token: str,
+    *proofs: str,
+    scheme: str = "DPoP",
+    verb: str = "GET",
+    path: str = "/orders",
+    resource: str = "/orders",
+    domain: str = DOMAIN,
+) -> dict[str, Any]:
+    """A REQUEST event with ``Authorization: <scheme> <token>`` and one DPoP header per proof."""
+    event = request_event(token, verb, path, resource)
+    authorization = f"{scheme} {token}"
+    event["headers"] = {"Authorization": authorization, **({"DPoP": proofs[-1]} if proofs else {})}
+    event["multiValueHeaders"] = {
+        "Authorization": [authorization],
+        **({"DPoP": list(proofs)} if proofs else {}),
+    }
+    event["requestContext"]["domainName"] = domain
+    return event
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    pem: str
+    x5t_s256: str  # base64url(SHA-256(DER)), from cryptography's own fingerprint
+
+
+def self_signed_certificate(common_name: str) -> ClientCertificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2023, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2033, 1, 1, tzinfo=UTC))
+        .sign(key, hashes.SHA256())
+    )
+    pem = certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    return ClientCertificate(pem=pem, x5t_s256=b64e(certificate.fingerprint(hashes.SHA256())))
+
+
+def certificate_event(token: str, pem: str | None, scheme: str = "Bearer") -> dict[str, Any]:
+    """A REQUEST event as API Gateway sends it from a mutual-TLS custom domain (``pem`` None: no
+    clientCert at all, as from the default endpoint)."""
+    event = dpop_event(token, scheme=scheme)
+    identity: dict[str, Any] = {"sourceIp": "192.0.2.1"}
+    if pem is not None:
+        identity["clientCert"] = {
+            "clientCertPem": pem,
+            "subjectDN": "CN=client",
+            "issuerDN": "CN=client",
+            "serialNumber": "1",
+            "validity": {"notBefore": "Jan 1 00:00:00 2023 GMT", "notAfter": "Jan 1 00:00:00 2033 GMT"},
+        }
+    event["requestContext"]["identity"] = identity
+    return event
+
+
+def event_rejection(harness: Harness, event: dict[str, Any]) -> str:
+    """The reason code of a rejected event, checked against the decision log line it wrote."""
+    with pytest.raises(Rejection) as caught:
+        harness.authorizer.handle(event)
+    decision = harness.last_decision()
+    assert (decision["outcome"], decision["reason"]) == ("unauthorized", caught.value.reason)
+    return caught.value.reason
+
+
+def event_outcome(harness: Harness, event: dict[str, Any]) -> str:
+    """``allow`` or ``deny`` for an event that is decided by a policy, checked against the log."""
+    response = harness.authorizer.handle(event)
+    effect = response["policyDocument"]["Statement"][0]["Effect"]
+    outcome = harness.last_decision()["outcome"]
+    assert outcome == effect.lower()
+    return str(outcome)

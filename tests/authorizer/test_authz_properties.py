@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.errors import KeysUnavailable, Rejection
+from gate.events import _BEARER, bearer_token
+from gate.jws import _COMPACT, parse_compact
 from tests.authorizer.authz_support import AUDIENCE, Harness, KeyRing, MakeHarness, compact, method_arn
 
 TokenFor = Callable[..., str]
@@ -89,7 +91,8 @@ def test_only_the_unmodified_signed_token_is_allowed(
     else:
         mutated = token[:position] + token[position + 1 :]
     result = outcome(harness, token_event(f"Bearer {mutated}"))
-    assert (result == "allow") == (mutated == token)
+    # Spaces inserted in front only widen the gap after the scheme ("Bearer" then one or more spaces).
+    assert (result == "allow") == (mutated.lstrip(" ") == token)
 
 
 ALGS = ["RS256", "RS384", "PS256", "ES256", "EdDSA", "HS256", "none", "NONE", "", None, 5]
@@ -208,3 +211,35 @@ def test_b64_header_is_refused_like_pyjwt(live: Harness, ring: KeyRing):
         jwt.decode(token, ring.rsa.private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
     with pytest.raises(Rejection):
         live.call(token)
+
+
+@PROPERTY
+@given(
+    parts=st.lists(
+        st.sampled_from([*"bBeEaArR x.\t\nİ\u212a\uff42", "Bearer ", "bearer  ", "a.b.c"]), max_size=12
+    )
+)
+def test_bearer_parsing_agrees_with_the_scheme_pattern(parts):
+    # bearer_token parses by hand on the warm path; the documented rule is this pattern.
+    value = "".join(parts)
+    expected = _BEARER.fullmatch(value)
+    reason = None
+    try:
+        token: str | None = bearer_token({"type": "TOKEN", "authorizationToken": value})
+    except Rejection as rejection:
+        token, reason = None, rejection.reason
+    if expected is None:
+        assert (token, reason) == (None, "missing_token" if value == "" else "malformed_authorization")
+    else:
+        assert (token, reason) == (expected.group(1), None)
+
+
+@PROPERTY
+@given(parts=st.lists(st.sampled_from([*"aZ09-_.+/= \n!\x00é", "eyJhbGciOiJub25lIn0", "."]), max_size=20))
+def test_compact_parsing_refuses_whatever_the_alphabet_pattern_refuses(parts):
+    # parse_compact checks the alphabet without a regex on the warm path; the documented rule is _COMPACT.
+    text = "".join(parts)
+    if _COMPACT.fullmatch(text) is None:
+        with pytest.raises(Rejection) as caught:
+            parse_compact(text)
+        assert caught.value.reason == "malformed_token"

@@ -10,8 +10,18 @@
 //   PROVIDER_SCOPES          scopes the resource server offers, space-separated
 //   PROVIDER_CLIENT_ID / PROVIDER_CLIENT_SECRET   the confidential client_credentials client
 //   PROVIDER_CLOCK_OFFSET_SECONDS   shifts the provider's clock, so it can issue already-expired tokens
-// It prints one line "READY <issuer>" on stdout once it accepts connections.
+// Sender-constrained tokens (issue 12; tests/e2e/test_e2e_sender_constrained.py), each off unless set:
+//   PROVIDER_DPOP=1          features.dPoP: a token request with a DPoP proof gets a token with cnf.jkt
+//   PROVIDER_MTLS_PORT       features.mTLS.certificateBoundAccessTokens: a second listener, HTTPS on this port,
+//                            that requires a client certificate from PROVIDER_MTLS_CA (PEM) and presents
+//                            PROVIDER_MTLS_CERT / PROVIDER_MTLS_KEY; discovery names its token endpoint in
+//                            mtls_endpoint_aliases (RFC 8705 section 5). The client PROVIDER_MTLS_CLIENT_ID
+//                            (same secret) has tls_client_certificate_bound_access_tokens, so its tokens, got
+//                            over that listener, carry cnf["x5t#S256"] of the certificate it presented.
+// It prints one line "READY <issuer>" on stdout once it accepts connections (on every listener).
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import process from 'node:process';
 
 const env = (name) => {
@@ -38,25 +48,42 @@ const jwks = JSON.parse(readFileSync(env('PROVIDER_JWKS_FILE'), 'utf8'));
 const audience = env('PROVIDER_AUDIENCE');
 const resource = env('PROVIDER_RESOURCE');
 const scopes = env('PROVIDER_SCOPES');
+const dpop = process.env.PROVIDER_DPOP === '1';
+const mtlsPort = process.env.PROVIDER_MTLS_PORT ? Number(process.env.PROVIDER_MTLS_PORT) : undefined;
+
+const client = (clientId, extra) => ({
+  client_id: clientId,
+  client_secret: env('PROVIDER_CLIENT_SECRET'),
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: scopes,
+  ...extra,
+});
+const clients = [client(env('PROVIDER_CLIENT_ID'), {})];
+if (mtlsPort !== undefined) {
+  clients.push(client(env('PROVIDER_MTLS_CLIENT_ID'), { tls_client_certificate_bound_access_tokens: true }));
+}
 
 const provider = new Provider(issuer, {
   jwks,
-  clients: [
-    {
-      client_id: env('PROVIDER_CLIENT_ID'),
-      client_secret: env('PROVIDER_CLIENT_SECRET'),
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-      token_endpoint_auth_method: 'client_secret_basic',
-      scope: scopes,
-    },
-  ],
+  clients,
   scopes: scopes.split(' '),
   ttl: { ClientCredentials: 600 },
+  ...(mtlsPort === undefined
+    ? {}
+    : { discovery: { mtls_endpoint_aliases: { token_endpoint: `https://127.0.0.1:${mtlsPort}/token` } } }),
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    dPoP: { enabled: dpop },
+    mTLS: {
+      enabled: mtlsPort !== undefined,
+      certificateBoundAccessTokens: mtlsPort !== undefined,
+      // The certificate the HTTPS listener verified against PROVIDER_MTLS_CA; none over plain HTTP.
+      getCertificate: (ctx) => ctx.socket.getPeerX509Certificate?.(),
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => resource,
@@ -77,10 +104,35 @@ const provider = new Provider(issuer, {
   },
 });
 
-const server = provider.listen(port, '127.0.0.1', () => {
-  process.stdout.write(`READY ${issuer}\n`);
-});
+const listening = [];
+const listen = (server, listenPort) =>
+  new Promise((resolve) => {
+    server.listen(listenPort, '127.0.0.1', resolve);
+    listening.push(server);
+  });
+await listen(createHttpServer(provider.callback()), port);
+if (mtlsPort !== undefined) {
+  const tls = createHttpsServer(
+    {
+      cert: readFileSync(env('PROVIDER_MTLS_CERT')),
+      key: readFileSync(env('PROVIDER_MTLS_KEY')),
+      ca: readFileSync(env('PROVIDER_MTLS_CA')),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    provider.callback(),
+  );
+  await listen(tls, mtlsPort);
+}
+process.stdout.write(`READY ${issuer}\n`);
 
-const stop = () => server.close(() => process.exit(0));
+let open = listening.length;
+const stop = () =>
+  listening.forEach((server) =>
+    server.close(() => {
+      open -= 1;
+      if (open === 0) process.exit(0);
+    }),
+  );
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,4 +1,5 @@
-"""The Lambda asset hash tracks exactly what shapes the bundle (issue 2, item 4); no bundling needed."""
+"""The Lambda asset hash tracks exactly what shapes the bundle (issue 2, item 4; bytecode, issue 13); no
+bundling needed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+from stacks import bundling
 from stacks.bundling import python_function_code
 from tests.infra.conftest import SKIP_BUNDLING
 
@@ -31,7 +33,7 @@ def source(tmp_path: Path) -> Path:
     (folder / "pkg").mkdir(parents=True)
     (folder / "handler.py").write_text("def handler(event, context):\n    return event\n")
     (folder / "pkg" / "__init__.py").write_text("")
-    (folder / "requirements.txt").write_text("PyJWT==2.15.1\n")
+    (folder / "requirements.txt").write_text("cryptography==50.0.2\n")
     return folder
 
 
@@ -52,7 +54,7 @@ def test_interpreter_caches_do_not_change_the_hash(source, tmp_path):
 
 def test_requirements_change_the_hash(source, tmp_path):
     before = asset_hash(source, tmp_path / "a")
-    (source / "requirements.txt").write_text("PyJWT==2.15.0\n")
+    (source / "requirements.txt").write_text("cryptography==50.0.1\n")
     assert asset_hash(source, tmp_path / "b") != before
 
 
@@ -72,3 +74,12 @@ def test_python_version_changes_the_hash(source, tmp_path):
     py314 = asset_hash(source, tmp_path / "a", runtime=lambda_.Runtime.PYTHON_3_14)
     py313 = asset_hash(source, tmp_path / "b", runtime=lambda_.Runtime.PYTHON_3_13)
     assert py314 != py313
+
+
+def test_precompiled_bytecode_changes_the_hash(source, tmp_path, monkeypatch):
+    # Whether bytecode is precompiled depends on the synthesizing Python, not on the source: same inputs,
+    # a different bundle, so a different hash (tests/infra/test_bytecode.py tests the mechanism).
+    monkeypatch.setattr(bundling, "bytecode_tag", lambda target: None)
+    source_only = asset_hash(source, tmp_path / "a")
+    monkeypatch.setattr(bundling, "bytecode_tag", lambda target: "cpython-314")
+    assert asset_hash(source, tmp_path / "b") != source_only

@@ -1,7 +1,8 @@
 """Real bundling, as `cdk synth` runs it: pip fetches aarch64 wheels, and Docker is never invoked.
 
 Runs app.py in a subprocess (how the CDK CLI calls it) with a fake `docker` first on PATH that records any
-call and fails, so a silent fallback to Docker bundling would show up here.
+call and fails, so a silent fallback to Docker bundling would show up here. The bundle holds bytecode only
+when this Python is the runtime's (tests/infra/test_bytecode.py loads such bytecode); else synth says so.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from stacks.python_function import RUNTIME
 from tests.infra.conftest import CDK_JSON_CONTEXT, PROJECT_ROOT
 
 ELF_MACHINE_AARCH64 = 183  # e_machine value for ARM aarch64 (EM_AARCH64)
+RUNTIME_PYTHON = RUNTIME.name.removeprefix("python")  # "3.14"
+HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 pytestmark = pytest.mark.bundling
 
@@ -28,8 +32,8 @@ def elf_machine(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(cdk.out, docker call log) after a full synth with bundling."""
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """(cdk.out, docker call log, synth's stderr) after a full synth with bundling."""
     root = tmp_path_factory.mktemp("bundling")
     fake_bin, outdir, calls = root / "bin", root / "cdk.out", root / "docker-calls.log"
     fake_bin.mkdir()
@@ -53,7 +57,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return outdir, calls
+    return outdir, calls, result.stderr
 
 
 def asset_dir(outdir: Path, source_path: str) -> Path:
@@ -68,7 +72,7 @@ def asset_dir(outdir: Path, source_path: str) -> Path:
 
 
 def test_docker_is_never_invoked(bundled):
-    _, calls = bundled
+    _, calls, _ = bundled
     assert not calls.exists()
 
 
@@ -84,10 +88,35 @@ def test_authorizer_bundle_holds_aarch64_cryptography(bundled):
 def test_authorizer_bundle_is_lean_and_holds_the_source(bundled):
     bundle = asset_dir(bundled[0], "lambda_src/authorizer")
     top_level = {p.name for p in bundle.iterdir()}
-    assert {"handler.py", "gate", "jwt", "cryptography", "cffi"} <= top_level
-    assert not {"pycparser", "bin", "requirements.txt", "__pycache__"} & top_level
+    assert {"handler.py", "gate", "cryptography", "cffi"} <= top_level
+    # PyJWT is the tests' oracle and the bench's reference; the authorizer never imports it.
+    assert not {"jwt", "pycparser", "bin", "requirements.txt", "__pycache__"} & top_level
+    assert not [name for name in top_level if name.lower().startswith(("pyjwt", "pycparser"))]
+
+
+@pytest.mark.skipif(HOST_PYTHON == RUNTIME_PYTHON, reason="this Python is the runtime's: bytecode is written")
+def test_without_the_runtimes_python_the_bundle_is_source_only_and_synth_says_so(bundled):
+    bundle = asset_dir(bundled[0], "lambda_src/authorizer")
     assert not list(bundle.rglob("__pycache__"))
     assert not list(bundle.rglob("*.pyc"))
+    # one line per bundled function (a function without requirements.txt is not bundled: no line)
+    notices = [line for line in bundled[2].splitlines() if "jwt-gate: authorizer bundled" in line]
+    assert notices == [
+        f"jwt-gate: authorizer bundled without bytecode: this is Python {HOST_PYTHON}, the runtime "
+        f"python{RUNTIME_PYTHON}, so each cold start compiles the modules it imports (synthesize with Python "
+        f"{RUNTIME_PYTHON} to precompile them)"
+    ]
+
+
+@pytest.mark.skipif(HOST_PYTHON != RUNTIME_PYTHON, reason="bytecode is written only by the runtime's Python")
+def test_with_the_runtimes_python_every_module_has_its_bytecode(bundled):
+    bundle = asset_dir(bundled[0], "lambda_src/authorizer")
+    sources = sorted(bundle.rglob("*.py"))
+    assert sources
+    for source in sources:
+        assert (source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc").is_file()
+    assert len(list(bundle.rglob("*.pyc"))) == len(sources)
+    assert "bundled without bytecode" not in bundled[2]
 
 
 def test_hello_asset_is_the_plain_source(bundled):
@@ -96,20 +125,32 @@ def test_hello_asset_is_the_plain_source(bundled):
 
 
 def test_lean_dependency_set_signs_and_verifies_without_pycparser():
-    """The bundle drops pycparser; prove on the host that PyJWT + cryptography never import it."""
+    """The bundle drops pycparser; prove on the host that the authorizer's modules and cryptography's RSA, EC
+    and EdDSA signatures never import it."""
     script = (
-        "import sys; sys.modules['pycparser'] = None\n"
-        "import jwt\n"
-        "from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa\n"
-        "keys = {'RS256': rsa.generate_private_key(public_exponent=65537, key_size=2048),\n"
-        "        'ES256': ec.generate_private_key(ec.SECP256R1()),\n"
-        "        'EdDSA': ed25519.Ed25519PrivateKey.generate()}\n"
-        "for alg, key in keys.items():\n"
-        "    token = jwt.encode({'sub': alg}, key, algorithm=alg)\n"
-        "    assert jwt.decode(token, key.public_key(), algorithms=[alg]) == {'sub': alg}\n"
+        "import pkgutil, sys; sys.modules['pycparser'] = None\n"
+        "import gate\n"
+        "for module in pkgutil.iter_modules(gate.__path__, 'gate.'):\n"
+        "    __import__(module.name)\n"
+        "from cryptography.hazmat.primitives import hashes\n"
+        "from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa\n"
+        "rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)\n"
+        "rsa_key.public_key().verify(rsa_key.sign(b'm', padding.PKCS1v15(), hashes.SHA256()), b'm',\n"
+        "                            padding.PKCS1v15(), hashes.SHA256())\n"
+        "ec_key = ec.generate_private_key(ec.SECP256R1())\n"
+        "ecdsa = ec.ECDSA(hashes.SHA256())\n"
+        "ec_key.public_key().verify(ec_key.sign(b'm', ecdsa), b'm', ecdsa)\n"
+        "ed_key = ed25519.Ed25519PrivateKey.generate()\n"
+        "ed_key.public_key().verify(ed_key.sign(b'm'), b'm')\n"
+        "assert 'jwt' not in sys.modules\n"
         "print('ok')\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT / "lambda_src" / "authorizer",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")

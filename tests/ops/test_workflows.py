@@ -99,3 +99,14 @@ def test_pull_requests_run_tests_and_diff_only_with_a_role():
     assert "run: make test" in ci
     assert "if: vars.AWS_DIFF_ROLE_ARN != ''" in ci
     assert "run: make diff STAGE=${{ matrix.stage }}" in ci
+
+
+def test_deployments_synthesize_with_the_runtimes_python_so_bundles_get_bytecode():
+    """stacks/bundling.py precompiles bytecode only on the runtime's Python; the deploying job must run it."""
+    from stacks.python_function import RUNTIME
+
+    stage = (WORKFLOWS / "deploy-stage.yml").read_text()
+    assert re.findall(r'^ +python-version: "([\d.]+)"$', stage, re.MULTILINE) == [
+        RUNTIME.name.removeprefix("python")
+    ]
+    assert stage.index("actions/setup-python") < stage.index("node_modules/.bin/cdk deploy")

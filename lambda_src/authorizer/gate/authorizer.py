@@ -1,8 +1,15 @@
 """Composition: one :class:`Authorizer` per container, built from :class:`~gate.settings.Settings`.
 
 ``handle(event)`` returns the response dict (allow or deny policy) or raises
-:class:`~gate.errors.Rejection` (the handler turns it into ``Exception("Unauthorized")``) or
-:class:`~gate.errors.KeysUnavailable`; each outcome writes exactly one decision log line.
+:class:`~gate.errors.Rejection` (the handler turns it into ``Exception("Unauthorized")``),
+:class:`~gate.errors.KeysUnavailable` or :class:`~gate.errors.ReplayStoreUnavailable`; each outcome
+writes exactly one decision log line.
+
+Sender constraints (issue 12) sit around token verification and are built only when configured, so
+with DPOP and MTLS_BOUND_TOKENS off a request takes the same steps as before: the DPoP gate reads the
+scheme and the proof's structure before the token is verified (gate/dpop.py), the certificate binding
+(gate/binding.py, a hash) comes right after verification, and the proof's signature, claims and replay
+check come last, so a replay entry is only ever spent on an otherwise valid request.
 
 The policy is about the one route the request reaches (docs/routes.md): for REQUEST events the route
 API Gateway selected (``resource`` and ``httpMethod``), for TOKEN events the route the method ARN's path
@@ -33,8 +40,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from gate.binding import CertificateBinding
 from gate.decision_log import DecisionLog, Write
+from gate.dpop import DpopGate
 from gate.errors import (
+    DPOP_REPLAY_STORE_UNAVAILABLE,
     INSUFFICIENT_SCOPE,
     KEYS_UNAVAILABLE,
     MALFORMED_EVENT,
@@ -44,9 +54,11 @@ from gate.errors import (
     ROUTE_NOT_CONFIGURED,
     KeysUnavailable,
     Rejection,
+    ReplayStoreUnavailable,
 )
 from gate.events import MethodArn, bearer_token, method_arn_of
 from gate.fetch import fetch_json
+from gate.key_sources import KeySources
 from gate.keys import Fetch, KeySet
 from gate.policy import Policy, PolicyBook, allow_all, deny_all, iam_pattern
 from gate.routes import RouteTable
@@ -54,6 +66,8 @@ from gate.settings import Settings
 from gate.verify import Verifier
 
 _BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
+DECISION_MEMO_LIMIT: Final = 4096
+_Decided = tuple[Policy, str, str, str | None]  # policy, outcome, reason, route key
 
 
 class Authorizer:
@@ -64,10 +78,20 @@ class Authorizer:
         clock: Callable[[], float] = time.time,
         fetch: Fetch = fetch_json,
         write: Write | None = None,
+        key_sources: KeySources | None = None,
     ) -> None:
         self._log = DecisionLog(write) if write is not None else DecisionLog()
+        sources = key_sources or KeySources()  # issue 13: snapshot keys, SSM parameters (gate/key_sources.py)
         self._key_sets = {
-            trusted.issuer: KeySet(settings, clock=clock, fetch=fetch, report=self._log.event, source=trusted)
+            trusted.issuer: KeySet(
+                settings,
+                clock=clock,
+                fetch=fetch,
+                report=self._log.event,
+                source=trusted,
+                document_source=sources.document_source(trusted.issuer, settings, fetch=fetch, clock=clock),
+                snapshot=sources.snapshots.get(trusted.issuer),
+            )
             for trusted in settings.trusted_issuers
         }
         self._keys = self._key_sets[settings.issuer]
@@ -80,10 +104,17 @@ class Authorizer:
         self._resource_arn = settings.resource_arn
         self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
         self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
+        self._decided: dict[tuple[str, int | None, str], _Decided] = {}
+        self._dpop = DpopGate(settings, clock=clock) if settings.dpop != "off" else None
+        mtls = settings.mtls_bound_tokens
+        self._certificates = CertificateBinding(mtls) if mtls != "off" else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> Authorizer:
-        return cls(Settings.from_env(env), **options)
+        settings = Settings.from_env(env)
+        if "key_sources" not in options:
+            options["key_sources"] = KeySources.from_env(env, settings)
+        return cls(settings, **options)
 
     def prefetch_keys(self) -> bool:
         """Fetch the primary issuer's keys (cold start); additional issuers' key sets fill lazily.
@@ -100,10 +131,22 @@ class Authorizer:
                 raise Rejection(MALFORMED_EVENT)
             method = method_arn_of(event)
             rule = self._rule_of(event, method)
-            verified = self._verifier.verify(bearer_token(event))
+            dpop = self._dpop
+            presented = dpop.presented(event) if dpop is not None else None
+            token = presented.token if presented is not None else bearer_token(event)
+            verified = self._verifier.verify(token)
+            if self._certificates is not None:
+                self._certificates.check(event, verified)
+            if dpop is not None and presented is not None:
+                dpop.check(presented, event, method.verb, verified)
         except Rejection as rejection:
             self._log.decision(
-                "unauthorized", rejection.reason, sub=rejection.sub, kid=rejection.kid, method_arn=arn
+                "unauthorized",
+                rejection.reason,
+                sub=rejection.sub,
+                kid=rejection.kid,
+                method_arn=arn,
+                key_source=rejection.key_source,
             )
             raise
         except KeysUnavailable as failure:
@@ -111,12 +154,19 @@ class Authorizer:
                 "error", KEYS_UNAVAILABLE, sub=None, kid=failure.kid, method_arn=arn, detail=failure.detail
             )
             raise
+        except ReplayStoreUnavailable as failure:
+            self._log.decision(
+                "error",
+                DPOP_REPLAY_STORE_UNAVAILABLE,
+                sub=failure.sub,
+                kid=failure.kid,
+                method_arn=arn,
+                detail=failure.detail,
+            )
+            raise
         claims = verified.claims
         scope_string = scope_string_of(claims, self._scope_claims)
-        policy, reason, route = self._policy(rule, method, scope_string)
-        outcome = "allow" if policy.allows(method.arn) else "deny"
-        if outcome == "deny" and reason == OK:
-            reason = ROUTE_ARN_MISMATCH
+        policy, outcome, reason, route = self._decide(rule, method, scope_string)
         client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
             client_id = ""
@@ -131,7 +181,15 @@ class Authorizer:
             value = claims.get(name)
             if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
                 context[name] = value
-        self._log.decision(outcome, reason, sub=sub, kid=verified.kid, method_arn=method.arn, route=route)
+        self._log.decision(
+            outcome,
+            reason,
+            sub=sub,
+            kid=verified.kid,
+            method_arn=method.arn,
+            route=route,
+            key_source=verified.key_source,
+        )
         principal = sub or client_id or "unknown"
         return {
             "principalId": f"{claims['iss']}#{principal}" if self._qualified_principal else principal,
@@ -153,6 +211,27 @@ class Authorizer:
         if not isinstance(resource, str) or verb != method.verb:
             raise Rejection(MALFORMED_EVENT)
         return self._routes.for_resource(resource, verb)
+
+    def _decide(
+        self, rule: int | None, method: MethodArn, scopes: str
+    ) -> tuple[Policy, str, str, str | None]:
+        """Policy, outcome, reason and route key for this request ARN, route and scope string.
+
+        Memoized: the inputs fully determine the result, and the warm path then costs one dict lookup
+        instead of building a policy and matching its patterns. Bounded: ARNs and scopes come from callers.
+        """
+        key = (method.arn, rule, scopes)
+        decided = self._decided.get(key)
+        if decided is None:
+            policy, reason, route = self._policy(rule, method, scopes)
+            outcome = "allow" if policy.allows(method.arn) else "deny"
+            if outcome == "deny" and reason == OK:
+                reason = ROUTE_ARN_MISMATCH
+            decided = (policy, outcome, reason, route)
+            if len(self._decided) >= DECISION_MEMO_LIMIT:
+                self._decided.clear()
+            self._decided[key] = decided
+        return decided
 
     def _policy(self, rule: int | None, method: MethodArn, scopes: str) -> tuple[Policy, str, str | None]:
         """The policy for the request's route, the decision's reason code and the route's rule key."""

@@ -9,7 +9,8 @@ on the warm path; every variable part goes through the JSON string encoder, so a
 ``outcome`` is ``allow`` | ``deny`` | ``unauthorized`` | ``error``; ``sub``/``kid``/``method_arn``
 are ``null`` when unknown and cut to 256 characters. Policy lines (allow, deny) add ``"route"``, the
 rule key of the route the decision is about, when SCOPE_RULES name it. ``error`` lines add
-``"detail"``. The token, its signature and its claims other than ``sub`` are never logged.
+``"detail"``. A decision judged with a deploy-time snapshot key (issue 13) ends with
+``"key_source":"snapshot"``. The token, its signature and its claims other than ``sub`` are never logged.
 Key-set events (refresh failures, ignored keys) use ``{"event":"jwks_...","issuer":..., ...}``
 lines built with
 ``json.dumps``; ``issuer`` says whose key set, as ADDITIONAL_ISSUERS may configure several.
@@ -52,6 +53,7 @@ class DecisionLog:
         method_arn: object,
         route: str | None = None,
         detail: str | None = None,
+        key_source: str | None = None,
     ) -> None:
         arn = method_arn if isinstance(method_arn, str) else None
         line = (
@@ -62,6 +64,8 @@ class DecisionLog:
             line += f',"route":{_field(route)}'
         if detail is not None:
             line += f',"detail":{encode_basestring_ascii(detail)}'
+        if key_source is not None:
+            line += f',"key_source":{_field(key_source)}'
         self._write(line + "}\n")
 
     def event(self, name: str, fields: Mapping[str, object]) -> None:

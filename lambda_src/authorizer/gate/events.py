@@ -1,10 +1,12 @@
-"""What an API Gateway REST authorizer event carries: the bearer token and the method ARN.
+"""What an API Gateway REST authorizer event carries: the access token and the method ARN.
 
 TOKEN events hold the header value in ``authorizationToken``; REQUEST events hold all headers, in
 ``headers`` (last value per name) and ``multiValueHeaders``. Header names are case-insensitive, so
 two differently-cased Authorization headers, or one with several values, are ambiguous and rejected
 rather than guessed at. The scheme is ``Bearer`` in any ASCII case, then one or more spaces, then
-the token, and nothing else.
+the token, and nothing else. With DPoP on (and only then, see gate/dpop.py) the scheme may also be
+``DPoP`` (RFC 9449 section 7.1; any ASCII case, as every HTTP auth-scheme), and the ``DPoP`` header's
+values are collected as sent, however many there are, so the caller can insist on exactly one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Final, NamedTuple
 from gate.errors import MALFORMED_AUTHORIZATION, MALFORMED_EVENT, MISSING_TOKEN, Rejection
 
 _BEARER: Final = re.compile(r"bearer +([^ ]+)", re.IGNORECASE | re.ASCII)
+_BEARER_OR_DPOP: Final = re.compile(r"(bearer|dpop) +([^ ]+)", re.IGNORECASE | re.ASCII)
 # arn:<partition>:execute-api:<region>:<account>:<apiId>/<stage>/<METHOD>/<resource path>
 _METHOD_ARN: Final = re.compile(
     r"(arn:[a-z-]+:execute-api:[^:/\s]+:[^:/\s]+:[^:/\s]+/[^/\s]+)/([^/\s]+)(/\S*)"
@@ -28,17 +31,74 @@ class MethodArn(NamedTuple):
     path: str  # the request path, "/" for the root
 
 
+# Parsed method ARNs by their exact text: a container sees the same few routes again and again (warm path).
+_ARNS: Final[dict[str, MethodArn]] = {}
+_ARN_MEMO_LIMIT: Final = 1024
+
+
 def method_arn_of(event: dict[str, Any]) -> MethodArn:
     arn = event.get("methodArn")
-    if not isinstance(arn, str):
+    if type(arn) is not str:
         raise Rejection(MALFORMED_EVENT)
+    parsed = _ARNS.get(arn)
+    if parsed is not None:
+        return parsed
     match = _METHOD_ARN.fullmatch(arn)
     if match is None:
         raise Rejection(MALFORMED_EVENT)
-    return MethodArn(arn=arn, prefix=match.group(1), verb=match.group(2), path=match.group(3))
+    parsed = MethodArn(arn=arn, prefix=match.group(1), verb=match.group(2), path=match.group(3))
+    if len(_ARNS) >= _ARN_MEMO_LIMIT:  # paths come from callers: bound the memo instead of trusting them
+        _ARNS.clear()
+    _ARNS[arn] = parsed
+    return parsed
+
+
+class Credentials(NamedTuple):
+    scheme: str  # "bearer" or "dpop", lower-cased
+    token: str
 
 
 def bearer_token(event: dict[str, Any]) -> str:
+    # Equivalent to _BEARER.fullmatch (a test holds them to each other) without a regex pass over the token.
+    value = _authorization(event)
+    scheme = value[:6]
+    if len(value) > 7 and value[6] == " " and scheme.isascii() and scheme.lower() == "bearer":
+        token = value[7:].lstrip(" ")
+        if token and " " not in token:
+            return token
+    raise Rejection(MALFORMED_AUTHORIZATION)
+
+
+def credentials(event: dict[str, Any]) -> Credentials:
+    """The token and its scheme, ``Bearer`` or ``DPoP``; everything else as :func:`bearer_token`."""
+    match = _BEARER_OR_DPOP.fullmatch(_authorization(event))
+    if match is None:
+        raise Rejection(MALFORMED_AUTHORIZATION)
+    return Credentials(scheme=match.group(1).lower(), token=match.group(2))
+
+
+def header_values(event: dict[str, Any], name: str) -> list[str]:
+    """Every value a REQUEST event holds for the header ``name`` (lower case); none for TOKEN events.
+
+    ``multiValueHeaders`` lists each value, ``headers`` the last one per name (as sent, in any case); a
+    ``headers`` value that the list does not hold is added, so a disagreement shows up as several values.
+    """
+    if event.get("type") != "REQUEST":
+        return []
+    headers, multi = _header_maps(event)
+    values: list[str] = []
+    for key, listed in multi.items():
+        if isinstance(key, str) and key.lower() == name:
+            if not isinstance(listed, list):
+                raise Rejection(MALFORMED_EVENT)
+            values += (_string(value) for value in listed)
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name and (text := _string(value)) not in values:
+            values.append(text)
+    return values
+
+
+def _authorization(event: dict[str, Any]) -> str:
     kind = event.get("type")
     if kind == "TOKEN":
         value = event.get("authorizationToken")
@@ -50,24 +110,35 @@ def bearer_token(event: dict[str, Any]) -> str:
         raise Rejection(MISSING_TOKEN)
     if not isinstance(value, str):
         raise Rejection(MALFORMED_EVENT)
-    match = _BEARER.fullmatch(value)
-    if match is None:
-        raise Rejection(MALFORMED_AUTHORIZATION)
-    return match.group(1)
+    return value
 
 
-def _authorization_header(event: dict[str, Any]) -> object:
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise Rejection(MALFORMED_EVENT)
+    return value
+
+
+def _header_maps(event: dict[str, Any]) -> tuple[dict[object, object], dict[object, object]]:
     headers = event.get("headers")
     multi = event.get("multiValueHeaders")
     if headers is not None and not isinstance(headers, dict):
         raise Rejection(MALFORMED_EVENT)
     if multi is not None and not isinstance(multi, dict):
         raise Rejection(MALFORMED_EVENT)
-    values = [v for k, v in (headers or {}).items() if isinstance(k, str) and k.lower() == "authorization"]
+    return headers or {}, multi or {}
+
+
+def _authorization_header(event: dict[str, Any]) -> object:
+    headers, multi = _header_maps(event)
+    # The length test first: lower() only runs on names that can be "authorization" (warm path).
+    values = [
+        v for k, v in headers.items() if type(k) is str and len(k) == 13 and k.lower() == "authorization"
+    ]
     if len(values) > 1:
         raise Rejection(MALFORMED_AUTHORIZATION)
-    for name, listed in (multi or {}).items():
-        if isinstance(name, str) and name.lower() == "authorization":
+    for name, listed in multi.items():
+        if type(name) is str and len(name) == 13 and name.lower() == "authorization":
             if not isinstance(listed, list) or len(listed) > 1:
                 raise Rejection(MALFORMED_AUTHORIZATION)
             if listed and values and listed[0] != values[0]:

@@ -15,6 +15,7 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -36,16 +37,28 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def fetch_json(url: str, *, timeout: float, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """GET ``url`` within ``timeout`` seconds overall and parse the body as JSON."""
-    body = _fetch_bytes(url, timeout=timeout, max_bytes=max_bytes)
+def fetch_json(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """GET ``url`` within ``timeout`` seconds overall and parse the body as JSON.
+
+    ``headers`` are sent besides the usual ones (the SSM extension's token header, gate/key_sources.py);
+    they never appear in an error message.
+    """
+    body = _fetch_bytes(url, timeout=timeout, max_bytes=max_bytes, headers=headers)
     try:
         return json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError) as err:
         raise FetchError(f"{url}: response is not JSON ({type(err).__name__})") from None
 
 
-def _fetch_bytes(url: str, *, timeout: float, max_bytes: int) -> bytes:
+def _fetch_bytes(
+    url: str, *, timeout: float, max_bytes: int, headers: Mapping[str, str] | None = None
+) -> bytes:
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -60,7 +73,7 @@ def _fetch_bytes(url: str, *, timeout: float, max_bytes: int) -> bytes:
         sock = connection.sock
         assert sock is not None  # connect() either sets it or raises
         _arm(sock, deadline)
-        connection.request("GET", target, headers=_HEADERS)
+        connection.request("GET", target, headers={**_HEADERS, **headers} if headers else _HEADERS)
         _arm(sock, deadline)
         response = connection.getresponse()
         if response.status != 200:

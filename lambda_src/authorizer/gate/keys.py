@@ -25,6 +25,15 @@ Concurrent lookups of unknown kids queue on the lock and re-check the cache and 
 only the first of them refetches. Each JWK becomes a cryptography public key once; unchanged JWKs are
 reused across refreshes. A JWKS response with no usable key counts as a failed fetch (it is far more
 often a broken endpoint than a deliberate revocation of every key).
+
+Issue 13 adds two optional key sources (gate/key_sources.py). ``document_source`` replaces the identity
+provider as what a refresh fetches (the SSM parameter through the Lambda extension); every rule above is
+unchanged, except that such a key set is not prefetched (the extension answers only during invocations).
+``snapshot`` holds deploy-time keys: while no live key set could ever be fetched in this container, a lookup
+that finds no usable live key falls back to them as stale keys (marked ``source="snapshot"``, reported once
+as ``jwks_snapshot_in_use``); a kid the snapshot lacks is KeysUnavailable, never ``unknown_kid``, because no
+fetch confirmed the set. Live keys always win, and after the first successful fetch the snapshot is never
+used again. A snapshot older than its max age is never used (``jwks_snapshot_too_old``, then 503 as before).
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from gate.settings import Settings, TrustedIssuer, fetch_url_problem
 
 if TYPE_CHECKING:
     from gate.jwk import PublicKey
+    from gate.key_sources import Snapshot
 
 Fetch = Callable[..., Any]
 Report = Callable[[str, Mapping[str, object]], None]
@@ -68,6 +78,7 @@ class VerificationKey(NamedTuple):
     kid: str | None
     algorithms: frozenset[str]
     public_key: PublicKey
+    source: str | None = None  # "snapshot" for deploy-time snapshot keys; None for fetched keys
 
 
 def parse_jwk(jwk: object, algorithms: frozenset[str]) -> VerificationKey | str:
@@ -136,6 +147,8 @@ class KeySet:
         fetch: Fetch = fetch_json,
         report: Report | None = None,
         source: TrustedIssuer | None = None,
+        document_source: Callable[[], object] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None:
         source = source or settings.trusted_issuers[0]
         self._issuer = source.issuer
@@ -159,6 +172,12 @@ class KeySet:
         self._last_error = "no key set fetched yet"
         self._discovered_jwks_uri: str | None = None
         self._parsed: dict[str, VerificationKey] = {}
+        self._document_source = document_source
+        self._snapshot = snapshot
+        self._snapshot_keys: tuple[dict[str, tuple[VerificationKey, ...]], VerificationKey | None] | None
+        self._snapshot_keys = None  # (by kid, lone key), built from the snapshot at its first use
+        self._ever_fetched = False
+        self._snapshot_refused = False
 
     def _report(self, event: str, fields: Mapping[str, object]) -> None:
         self._report_to(event, {"issuer": self._issuer, **fields})
@@ -173,7 +192,12 @@ class KeySet:
         return self._key_after_refresh(kid, alg)
 
     def prefetch(self) -> bool:
-        """Fetch now (cold start). A failure leaves no cooldown behind, so the first request retries."""
+        """Fetch now (cold start). A failure leaves no cooldown behind, so the first request retries.
+
+        A key set read through the SSM extension is not prefetched: the extension answers only during
+        invocations, not in the init phase."""
+        if self._document_source is not None:
+            return False
         with self._lock:
             ok = self._refresh(self._clock())
             if not ok:
@@ -201,6 +225,8 @@ class KeySet:
             fetched_at = self._fetched_at
             if fetched_at is None or now - fetched_at >= self._usable_for:
                 self._drop_keys()
+                if self._snapshot is not None and not self._ever_fetched:
+                    return self._snapshot_key(kid, alg, now)
                 raise KeysUnavailable(self._last_error, kid=kid)
             candidates = self._candidates(kid)
             if candidates:
@@ -223,7 +249,10 @@ class KeySet:
     def _refresh(self, now: float) -> bool:
         self._last_attempt = now
         try:
-            document = self._fetch(self._current_jwks_uri(), timeout=self._timeout)
+            if self._document_source is not None:
+                document = self._document_source()
+            else:
+                document = self._fetch(self._current_jwks_uri(), timeout=self._timeout)
             keys = self._parse_set(document)
         except FetchError as err:
             self._last_attempt_ok = False
@@ -239,6 +268,7 @@ class KeySet:
         self._lone = keys[0] if len(keys) == 1 else None
         self._fetched_at = now
         self._last_attempt_ok = True
+        self._ever_fetched = True
         return True
 
     def _current_jwks_uri(self) -> str:
@@ -291,6 +321,56 @@ class KeySet:
             raise FetchError("JWKS contains no usable key")
         self._parsed = parsed
         return keys
+
+    def _snapshot_key(self, kid: str | None, alg: str, now: float) -> VerificationKey:
+        """The snapshot's key for ``kid``: no live key set was ever fetched (see the module docs)."""
+        snapshot = self._snapshot
+        assert snapshot is not None
+        age = now - snapshot.fetched_at
+        if not age < snapshot.max_age:
+            if not self._snapshot_refused:
+                self._snapshot_refused = True
+                self._report(
+                    "jwks_snapshot_too_old",
+                    {"snapshot_age_seconds": round(age), "max_age_seconds": snapshot.max_age},
+                )
+            raise KeysUnavailable(
+                f"{self._last_error}; the key snapshot is {age:.0f} s old, "
+                "past JWKS_SNAPSHOT_MAX_AGE_SECONDS",
+                kid=kid,
+            )
+        if self._snapshot_keys is None:
+            by_kid: dict[str, list[VerificationKey]] = {}
+            usable: list[VerificationKey] = []
+            for entry in snapshot.keys:
+                outcome = parse_jwk(entry, self._algorithms)
+                if isinstance(outcome, VerificationKey):
+                    usable.append(outcome._replace(source="snapshot"))
+            for key in usable:
+                if key.kid is not None:
+                    by_kid.setdefault(key.kid, []).append(key)
+            self._snapshot_keys = (
+                {k: tuple(group) for k, group in by_kid.items()},
+                usable[0] if len(usable) == 1 else None,
+            )
+            self._report(
+                "jwks_snapshot_in_use",
+                {
+                    "snapshot_age_seconds": round(age),
+                    "usable_keys": len(usable),
+                    "detail": f"no key set fetched in this container: {self._last_error}",
+                },
+            )
+        snapshot_by_kid, snapshot_lone = self._snapshot_keys
+        if kid is None:
+            candidates: tuple[VerificationKey, ...] = (snapshot_lone,) if snapshot_lone is not None else ()
+        else:
+            candidates = snapshot_by_kid.get(kid, ())
+        if candidates:
+            return _pick(candidates, kid, alg)
+        raise KeysUnavailable(
+            f"kid {kid!r} is not in the key snapshot and refreshing fails: {self._last_error}", kid=kid
+        )
 
 
 def _pick(candidates: tuple[VerificationKey, ...], kid: str | None, alg: str) -> VerificationKey:

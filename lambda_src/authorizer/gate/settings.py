@@ -28,6 +28,24 @@ trusted issuers may hand out the same ``sub`` (an issuer identifier has no fragm
 splits it unambiguously). SCOPE_RULES keys follow gate/routes.py, the rules stacks/rules.py applies at
 synth (a test holds the two to each other); CONTEXT_CLAIMS may not name a context key the gate or API
 Gateway already fills.
+
+Issue 12 adds sender-constrained tokens, all off by default (off means: not one extra step per request):
+
+* DPOP [off]: ``off`` | ``allowed`` (unbound tokens as today; a token with ``cnf.jkt`` only as
+  ``Authorization: DPoP`` with a valid proof) | ``required`` (every token DPoP-bound, with a proof);
+  gate/dpop.py has the checks.
+* DPOP_ALGORITHMS [ES256,PS256,EdDSA]: proof algorithms, a subset of SUPPORTED_ALGORITHMS (so never
+  ``none`` or a MAC); the proof's key must fit the algorithm as a JWKS key must (gate/keys.py).
+* DPOP_MAX_AGE_SECONDS [60]: how old a proof's ``iat`` may be (LEEWAY_SECONDS is the future side); at
+  most 600, because the replay memory has to remember every ``jti`` that long.
+* PUBLIC_BASE_URL [none]: the external base URL (custom domain and base path) the expected ``htu`` is
+  built from, as ``PUBLIC_BASE_URL + event path``; without it ``https://{domainName}{requestContext.path}``.
+  https (plain http on loopback hosts only, for local runs), no query, fragment or credentials; one
+  trailing ``/`` is dropped.
+* DPOP_REPLAY_TABLE [none]: a DynamoDB table name (or table ARN) shared by all containers for the
+  ``jti`` replay check (gate/replay.py); without it each container remembers its own.
+* MTLS_BOUND_TOKENS [off]: ``off`` | ``allowed`` (a token with ``cnf["x5t#S256"]`` must match the
+  mutual-TLS client certificate) | ``required`` (every token must be certificate-bound); gate/binding.py.
 """
 
 from __future__ import annotations
@@ -75,6 +93,13 @@ API_GATEWAY_CONTEXT_KEYS: Final = (
     "requestId",
 )
 PRINCIPAL_ID_FORMATS: Final = ("sub", "iss#sub")
+SENDER_CONSTRAINT_MODES: Final = ("off", "allowed", "required")  # DPOP and MTLS_BOUND_TOKENS
+DEFAULT_DPOP_ALGORITHMS: Final = ("ES256", "PS256", "EdDSA")
+MAX_DPOP_AGE_SECONDS: Final = 600.0
+# DynamoDB table names (3-255 of these characters), or a table ARN (the API accepts both).
+_DYNAMODB_TABLE: Final = re.compile(
+    r"(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/)?[A-Za-z0-9_.-]{3,255}", re.ASCII
+)
 _CLAIM_NAME_SHAPE: Final = re.compile(r"[!-~]+")
 
 
@@ -114,6 +139,12 @@ class Settings(NamedTuple):
     required_claim_values: tuple[tuple[str, ClaimValue], ...] = ()
     additional_issuers: tuple[TrustedIssuer, ...] = ()
     principal_id_format: str = "sub"
+    dpop: str = "off"
+    dpop_algorithms: frozenset[str] = frozenset(DEFAULT_DPOP_ALGORITHMS)
+    dpop_max_age_seconds: float = 60.0
+    public_base_url: str | None = None
+    dpop_replay_table: str | None = None
+    mtls_bound_tokens: str = "off"
 
     @property
     def trusted_issuers(self) -> tuple[TrustedIssuer, ...]:
@@ -135,7 +166,7 @@ class Settings(NamedTuple):
             audiences=frozenset(_csv(env, "AUDIENCE", required=True)),
             jwks_uri=jwks_uri,
             discovery_uri=discovery_uri,
-            algorithms=_algorithms(env),
+            algorithms=_algorithms(env, "ALGORITHMS", ("RS256",)),
             leeway_seconds=_seconds(env, "LEEWAY_SECONDS", 60.0, maximum=MAX_LEEWAY_SECONDS),
             token_types=frozenset(t.lower() for t in _csv(env, "TOKEN_TYPES")),
             required_claims=_claim_names(env, "REQUIRED_CLAIMS") or _default_required(audience_claim),
@@ -153,6 +184,14 @@ class Settings(NamedTuple):
             required_claim_values=_required_claim_values(env),
             additional_issuers=_additional_issuers(env, issuer),
             principal_id_format=_principal_id_format(env),
+            dpop=_mode(env, "DPOP"),
+            dpop_algorithms=_algorithms(env, "DPOP_ALGORITHMS", DEFAULT_DPOP_ALGORITHMS),
+            dpop_max_age_seconds=_seconds(
+                env, "DPOP_MAX_AGE_SECONDS", 60.0, positive=True, maximum=MAX_DPOP_AGE_SECONDS
+            ),
+            public_base_url=_public_base_url(env),
+            dpop_replay_table=_dynamodb_table(env, "DPOP_REPLAY_TABLE"),
+            mtls_bound_tokens=_mode(env, "MTLS_BOUND_TOKENS"),
         )
 
 
@@ -227,14 +266,45 @@ def _claim_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _algorithms(env: Mapping[str, str]) -> frozenset[str]:
-    names = _csv(env, "ALGORITHMS") or ("RS256",)
+def _algorithms(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> frozenset[str]:
+    names = _csv(env, name) or default
     for alg in names:
         if alg not in SUPPORTED_ALGORITHMS:
             raise ConfigError(
-                "ALGORITHMS", f"{alg!r} is not allowed; choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}"
+                name, f"{alg!r} is not allowed; choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}"
             )
     return frozenset(names)
+
+
+def _mode(env: Mapping[str, str], name: str) -> str:
+    value = _optional(env, name) or "off"
+    if value not in SENDER_CONSTRAINT_MODES:
+        raise ConfigError(
+            name, f"{value!r} is not supported; choose from {', '.join(SENDER_CONSTRAINT_MODES)}"
+        )
+    return value
+
+
+def _public_base_url(env: Mapping[str, str]) -> str | None:
+    url = _optional(env, "PUBLIC_BASE_URL")
+    if url is None:
+        return None
+    # The same rule as for fetched URLs: https, plain http only for loopback hosts (make local).
+    problem = fetch_url_problem(url)
+    if problem is None and ("?" in url or "#" in url):
+        problem = "URL must not carry a query or fragment"
+    if problem is not None:
+        raise ConfigError("PUBLIC_BASE_URL", f"{problem}: {url!r}")
+    return url.removesuffix("/")
+
+
+def _dynamodb_table(env: Mapping[str, str], name: str) -> str | None:
+    table = _optional(env, name)
+    if table is not None and not _DYNAMODB_TABLE.fullmatch(table):
+        raise ConfigError(
+            name, f"expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or ARN, got {table!r}"
+        )
+    return table
 
 
 def _seconds(

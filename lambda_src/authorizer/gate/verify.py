@@ -115,6 +115,7 @@ class VerifiedToken(NamedTuple):
     claims: dict[str, Any]
     kid: str | None
     sub: str | None
+    key_source: str | None = None  # "snapshot" when verified with a deploy-time snapshot key (issue 13)
 
 
 class _Trust(NamedTuple):
@@ -163,14 +164,19 @@ class Verifier:
         trust = self._only or self._key_set_by_unverified_issuer(jws.payload, kid)
         key = trust.keys.key_for(kid, alg)
         try:
-            check(key.public_key, jws.signing_input, jws.signature)
-        except (InvalidSignature, ValueError):
-            raise Rejection(BAD_SIGNATURE, kid=kid) from None
-        try:
-            claims = parse_json_object(jws.payload)
-        except ValueError:
-            raise Rejection(MALFORMED_TOKEN, kid=kid) from None
-        return VerifiedToken(claims=claims, kid=kid, sub=self._check_claims(claims, trust, kid))
+            try:
+                check(key.public_key, jws.signing_input, jws.signature)
+            except (InvalidSignature, ValueError):
+                raise Rejection(BAD_SIGNATURE, kid=kid) from None
+            try:
+                claims = parse_json_object(jws.payload)
+            except ValueError:
+                raise Rejection(MALFORMED_TOKEN, kid=kid) from None
+            sub = self._check_claims(claims, trust, kid)
+        except Rejection as rejection:
+            rejection.key_source = key.source  # the decision line says which keys judged the token
+            raise
+        return VerifiedToken(claims=claims, kid=kid, sub=sub, key_source=key.source)
 
     def _key_set_by_unverified_issuer(self, payload: bytes, kid: str | None) -> _Trust:
         """UNVERIFIED INPUT: picks whose key set may verify the token, from the unsigned-yet ``iss``.
