@@ -23,6 +23,10 @@ CONTEXT ?=
 CDK_CONTEXT := $(if $(ISSUER),-c issuer=$(ISSUER)) $(if $(AUDIENCE),-c audience=$(AUDIENCE)) $(if $(STAGE),-c stage=$(STAGE)) $(CONTEXT)
 # make token asks the local API on PORT only when PORT is given (else the one running local API).
 TOKEN_PORT := $(if $(filter-out default file,$(origin PORT)),--port $(PORT))
+# Issue 12 (local/README.md): make local MTLS=1 serves HTTPS with client certificates; make token DPOP=1
+# [METHOD=GET URL=...] prints DPoP headers, make token MTLS=1 [CLIENT_CERT=name] a certificate-bound token.
+LOCAL_FLAGS := $(if $(MTLS),--mtls)
+TOKEN_FLAGS := $(if $(DPOP),--dpop) $(if $(MTLS),--mtls) $(if $(METHOD),--method '$(METHOD)') $(if $(URL),--url '$(URL)') $(if $(CLIENT_CERT),--client-cert '$(CLIENT_CERT)')
 
 .PHONY: help setup synth test lint types deploy diff bootstrap local token bench compare clean snapshot-keys
 
@@ -72,11 +76,11 @@ deploy: setup ## cdk deploy the stage (STAGE, ISSUER, AUDIENCE, CONTEXT)
 snapshot-keys: setup ## Write the issuers' public keys to the jwksSnapshot file now (STAGE, CONTEXT)
 	$(PY) -m ops.snapshot_keys $(CDK_CONTEXT)
 
-local: synth ## Serve the stack on http://127.0.0.1:PORT with a development issuer (default 3000)
-	PORT=$(PORT) $(PY) -m local
+local: synth ## Serve the stack on http://127.0.0.1:PORT with a development issuer (default 3000; MTLS=1: https + client certificates)
+	PORT=$(PORT) $(PY) -m local $(LOCAL_FLAGS)
 
-token: setup ## Print an access token for the local API (SCOPES="a b", PORT= when several run)
-	@$(PY) -m local.token $(TOKEN_PORT) --scopes "$(SCOPES)"
+token: setup ## Print an access token for the local API (SCOPES="a b", PORT= when several run; DPOP=1, MTLS=1: bound)
+	@$(PY) -m local.token $(TOKEN_PORT) --scopes "$(SCOPES)" $(TOKEN_FLAGS)
 
 bench/node_modules/.installed: bench/package.json bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error

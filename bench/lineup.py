@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from bench import cold
+from bench import cold, dpop
 from bench.contenders import Contender, InProcessContender, NodeContender
 from bench.fixtures import (
     AUDIENCE,
@@ -43,12 +43,22 @@ class Plan:
     warmup_batches: int
     cold_rounds: int
     profile_tokens: int
+    dpop_batch: int = 100  # DPoP requests per round (bench/dpop.py): each one a token and a proof to mint
 
 
 FULL = Plan(
     "full", rounds=41, batch=500, reject_batch=80, warmup_batches=3, cold_rounds=25, profile_tokens=500
 )
-QUICK = Plan("quick", rounds=3, batch=20, reject_batch=6, warmup_batches=1, cold_rounds=2, profile_tokens=20)
+QUICK = Plan(
+    "quick",
+    rounds=3,
+    batch=20,
+    reject_batch=6,
+    warmup_batches=1,
+    cold_rounds=2,
+    profile_tokens=20,
+    dpop_batch=6,
+)
 
 
 @dataclass
@@ -62,9 +72,12 @@ class Tokens:
     cold: str
     after_flood: list[str]
     profile: list[str]
+    # The DPoP path (bench/dpop.py): "rounds" and "warmup" batches of "<token> <proof>", and a profile set.
+    dpop: dict[str, list[list[str]]] = field(default_factory=dict)
+    dpop_profile: list[str] = field(default_factory=list)
 
 
-def mint(factory: TokenFactory, plan: Plan) -> Tokens:
+def mint(factory: TokenFactory, plan: Plan, client: dpop.DpopClient | None = None) -> Tokens:
     attacker = new_signing_key("attacker")
 
     def sets(count: int) -> dict[str, list[list[str]]]:
@@ -77,6 +90,12 @@ def mint(factory: TokenFactory, plan: Plan) -> Tokens:
             "garbage": [factory.garbage(plan.reject_batch) for _ in range(count)],
         }
 
+    dpop_sets: dict[str, list[list[str]]] = {}
+    if client is not None:
+        dpop_sets = {
+            "rounds": [client.requests(plan.dpop_batch) for _ in range(plan.rounds)],
+            "warmup": [client.requests(plan.dpop_batch) for _ in range(plan.warmup_batches)],
+        }
     return Tokens(
         rounds=sets(plan.rounds),
         warmup=sets(plan.warmup_batches),
@@ -85,6 +104,8 @@ def mint(factory: TokenFactory, plan: Plan) -> Tokens:
         cold=factory.valid(1)[0],
         after_flood=factory.valid(4),
         profile=factory.valid(plan.profile_tokens),
+        dpop=dpop_sets,
+        dpop_profile=client.requests(plan.dpop_batch) if client is not None else [],
     )
 
 
@@ -152,6 +173,17 @@ def build_cases(contenders: Mapping[str, Contender], tokens: Tokens) -> list[Cas
             ALLOWED,
         ),
     )
+    if all(key in contenders for key in dpop.KEYS):  # the DPoP limit and the gate get the same requests
+        cases += [
+            Case(
+                key,
+                contenders[key].label,
+                contenders[key],
+                lambda index: tokens.dpop["rounds"][index],
+                ALLOWED,
+            )
+            for key in dpop.KEYS
+        ]
     for key in AUTHORIZERS:
         if key in contenders:
             for kind in REJECTION_KINDS:
@@ -164,6 +196,8 @@ def warmup_tokens(tokens: Tokens) -> Callable[[int, Case], list[str]]:
     def pick(batch: int, case: Case) -> list[str]:
         if case.key == "gate-repeat":
             return [tokens.repeated] * len(tokens.warmup["valid"][batch])
+        if case.key in dpop.KEYS:
+            return tokens.dpop["warmup"][batch]
         kind = case.key.split("/", 1)[1] if "/" in case.key else "valid"
         return tokens.warmup[kind][batch]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
-from bench import bundle, cold, evidence, figure, readme, report, sizing, verdicts
+from bench import bundle, cold, dpop, evidence, figure, readme, report, sizing, verdicts
 from bench.contenders import quiet_output
 from bench.fixtures import TokenFactory, jwks_document, new_signing_key, request_event
 from bench.flood import run_floods
@@ -135,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     print(f"bench ({plan.name}): minting tokens", file=sys.stderr, flush=True)
     key = new_signing_key("bench-key-1")
-    tokens = mint(TokenFactory(key), plan)
+    dpop_client = dpop.DpopClient(key)
+    tokens = mint(TokenFactory(key), plan, dpop_client)
 
     with JwksServer(jwks_document([key])) as server:
         gate_env = common_env(server.uri("gate"))
         handler_module = import_handler(args.authorizer_root.resolve(), gate_env)
         cooldown = refetch_cooldown(gate_env)
         contenders = build_contenders(server, handler_module, key.private_key.public_key(), node)
+        with quiet_output():  # issue 12: the DPoP path, a second authorizer with DPOP=required
+            dpop_gate = dpop.make_gate(dpop.gate_env(common_env(server.uri("gate-dpop"))))
+        contenders |= dpop.build_contenders(dpop_client, key.private_key.public_key(), dpop_gate)
         try:
             cases = build_cases(contenders, tokens)
             print(f"warm and rejection rounds: {len(cases)} cases", file=sys.stderr, flush=True)
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 spots = evidence.hotspots(
                     lambda e: handler_module.handler(e, None), [request_event(t) for t in tokens.profile]
                 )
+                dpop_spots = evidence.hotspots(dpop_gate, [dpop.dpop_event(r) for r in tokens.dpop_profile])
             print("unknown-kid flood", file=sys.stderr, flush=True)
             floods = run_floods(server, contenders, tokens, cooldown)
         finally:
@@ -190,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         key: summarize(paired_ratios([r.per_call_us for r in results], limit_us))
         for key, results in warm.items()
     }
+    dpop_limit_us = [r.per_call_us for r in warm["limit-dpop"]]
+    for case_key in dpop.KEYS:  # the DPoP rows are against their own limit: both verifications plus parsing
+        warm_ratio[case_key] = summarize(
+            paired_ratios([r.per_call_us for r in warm[case_key]], dpop_limit_us)
+        )
     floor_ms = [s.wall_ms for s in cold_samples["floor"]]
     cold_ms = {key: summarize([s.wall_ms for s in samples]) for key, samples in cold_samples.items()}
     cold_rss = {key: summarize([s.peak_rss_mib for s in samples]) for key, samples in cold_samples.items()}
@@ -208,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     gate_flood = next(outcome for outcome in floods if outcome.key == "gate")
     judged = [
         verdicts.warm(warm_ratio["gate"], warm_us["gate"].median, warm_us["limit"].median, spots),
+        verdicts.dpop(
+            warm_ratio["gate-dpop"], warm_us["gate-dpop"].median, warm_us["limit-dpop"].median, dpop_spots
+        ),
         verdicts.cold(
             cold_ratio["gate"], cold_ms["gate"].median, cold_ms["floor"].median, gate_imports, floor_imports
         ),

@@ -1,4 +1,4 @@
-"""The four targets of the issue, judged from this run's figures: met or missed, by how much, why, and what
+"""The targets of the issues, judged from this run's figures: met or missed, by how much, why, and what
 would close the gap. Every sentence is built from measured numbers; nothing here knows the answer in advance.
 """
 
@@ -13,6 +13,8 @@ from bench.evidence import Hotspot
 from bench.stats import Summary
 
 WARM_TARGET = 1.5
+# Issue 12: a warm DPoP authorization against its own limit, the two signature verifications plus parsing.
+DPOP_TARGET = 1.3
 COLD_TARGET = 1.0  # with the bytecode the bundler precompiles
 # Without bytecode, as Lambda runs a source-only bundle: the cold target the bench used to judge against
 # cached bytecode, now held to the figure Lambda actually pays.
@@ -54,26 +56,47 @@ def _over(ratio: float, target: float) -> str:
 
 def warm(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
     target = f"warm distinct-token authorization ≤ {WARM_TARGET}x the limit"
+    return _against_limit(target, WARM_TARGET, gate_ratio, gate_us, limit_us, spots, "the RSA verify")
+
+
+def dpop(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
+    """Issue 12: DPoP-bound token plus fresh ES256 proof, against both verifications plus parsing."""
+    target = (
+        f"warm DPoP authorization (bound RS256 token, fresh ES256 proof) ≤ {DPOP_TARGET}x the limit of its "
+        "two verifications"
+    )
+    return _against_limit(target, DPOP_TARGET, gate_ratio, gate_us, limit_us, spots, "the two verifies")
+
+
+def _against_limit(
+    target: str,
+    target_ratio: float,
+    gate_ratio: Summary,
+    gate_us: float,
+    limit_us: float,
+    spots: list[Hotspot],
+    beside: str,
+) -> Verdict:
     measured = (
         f"{gate_ratio.median:.2f}x (rounds {gate_ratio.low:.2f}-{gate_ratio.high:.2f}x): {gate_us:.1f} µs "
         f"against {limit_us:.1f} µs"
     )
-    if gate_ratio.median <= WARM_TARGET:
-        headroom = (1 - gate_ratio.median / WARM_TARGET) * 100
+    if gate_ratio.median <= target_ratio:
+        headroom = (1 - gate_ratio.median / target_ratio) * 100
         return Verdict(target, measured, "met", f"{headroom:.0f}% headroom", "", "")
-    excess = gate_us - WARM_TARGET * limit_us
+    excess = gate_us - target_ratio * limit_us
     others = [spot for spot in spots if not spot.function.startswith(_VERIFY_PRIMITIVE)][:3]
     listed = ", ".join(f"{spot.function} ({spot.share:.0%} of own time)" for spot in others)
     why = (
-        f"{gate_us - limit_us:.1f} µs per call above the limit; beside the RSA verify, the most own time "
+        f"{gate_us - limit_us:.1f} µs per call above the limit; beside {beside}, the most own time "
         f"goes to {listed}"
     )
     close = (
-        f"remove {excess:.1f} µs per call (≤ {WARM_TARGET * limit_us:.1f} µs); start with "
+        f"remove {excess:.1f} µs per call (≤ {target_ratio * limit_us:.1f} µs); start with "
         f"{others[0].function if others else 'the largest own-time entry'}, e.g. by caching per key what is "
         "recomputed per token or by parsing once"
     )
-    return Verdict(target, measured, "missed", _over(gate_ratio.median, WARM_TARGET), why, close)
+    return Verdict(target, measured, "missed", _over(gate_ratio.median, target_ratio), why, close)
 
 
 PROJECT_MODULES = ("handler", "gate")

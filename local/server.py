@@ -27,6 +27,7 @@ from local.tls import presented_client_cert
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+TLS_HANDSHAKE_SECONDS = 10.0  # `--mtls`: a client that connects and says nothing is dropped after this
 
 
 class PortUnavailableError(Exception):
@@ -109,11 +110,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle(self) -> None:
         if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.settimeout(TLS_HANDSHAKE_SECONDS)
             try:
                 self.connection.do_handshake()
             except (OSError, ValueError):  # no or an untrusted client certificate, not TLS: dropped
                 self.close_connection = True
                 return
+            self.connection.settimeout(None)
         super().handle()
 
     def _serve(self) -> None:

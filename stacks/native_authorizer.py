@@ -278,7 +278,40 @@ def global_findings(config: StackConfig) -> list[Finding]:
             )
         )
     found += _key_set_findings(config.key_set)
+    found += _key_delivery_findings(config)
     found += _sender_constraint_findings(config)
+    return found
+
+
+def _key_delivery_findings(config: StackConfig) -> list[Finding]:
+    """Issue 13: snapshots, SSM and a VPC are how the Lambda gets keys; native fetches its own."""
+    delivery = config.key_delivery
+    found: list[Finding] = []
+    if delivery.key_source != "idp":
+        found.append(
+            Finding(
+                "keySource",
+                f"keySource={delivery.key_source} (the native authorizer fetches discovery and keys from the "
+                "public internet itself)",
+                "keySource: native fetches keys itself",
+            )
+        )
+    if delivery.snapshot is not None:
+        found.append(
+            Finding(
+                "jwksSnapshot",
+                "jwksSnapshot (the native authorizer cannot fall back to deploy-time keys)",
+                "jwksSnapshot: native has no key snapshot",
+            )
+        )
+    if delivery.vpc is not None:
+        found.append(
+            Finding(
+                "vpc",
+                "vpc (there is no function to place in it; the native authorizer needs a public issuer)",
+                "vpc: native has no function to place",
+            )
+        )
     return found
 
 

@@ -2,7 +2,9 @@
 
 API Gateway (Lambda proxy integration, payload 1.0) passes the authorizer's result in
 `requestContext.authorizer`: `principalId` plus the context claims, flattened, and `integrationLatency`, which
-API Gateway adds itself and is not a claim. Public routes have no authorizer entry, so both come back empty.
+API Gateway adds itself and is not a claim. Behind the native JWT authorizer (`gate=native`) the token's
+claims arrive as `requestContext.authorizer.claims` instead, and are shown as they are. Public routes have
+no authorizer entry, so both come back empty.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ def _cors_headers(headers: dict[str, Any]) -> dict[str, str]:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     request_context = event.get("requestContext") or {}
     authorizer = request_context.get("authorizer") or {}
+    native_claims = authorizer.get("claims")
+    claims = (
+        native_claims
+        if isinstance(native_claims, dict)
+        else {name: value for name, value in authorizer.items() if name not in _NOT_CLAIMS}
+    )
     body = {
         "route": f"{event.get('httpMethod')} {request_context.get('resourcePath', event.get('resource'))}",
         "principalId": authorizer.get("principalId"),
-        "claims": {name: value for name, value in authorizer.items() if name not in _NOT_CLAIMS},
+        "claims": claims,
     }
     return {
         "statusCode": 200,

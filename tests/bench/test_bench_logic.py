@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bench import bundle, chart, cold, sizing, verdicts
+from bench import bundle, chart, cold, dpop, sizing, verdicts
 from bench.bundle import BundleResult
 from bench.cold import ImportTime, parse_importtime
 from bench.evidence import Hotspot
@@ -27,7 +27,7 @@ from bench.fixtures import (
     with_bad_signature,
 )
 from bench.jwks_server import JwksServer
-from bench.lineup import build_contenders
+from bench.lineup import build_contenders, common_env
 from bench.stats import Summary, paired_ratios, summarize
 from stacks import bundling
 
@@ -84,6 +84,56 @@ def test_warm_verdict_missed_names_the_overhead_outside_the_verify() -> None:
         "remove 7.5 µs per call (≤ 37.5 µs); start with gate/jws.py:parse_compact, "
         "e.g. by caching per key what is recomputed per token or by parsing once",
     )
+
+
+EC_VERIFY = "method 'verify' of 'cryptography.hazmat.bindings._rust.openssl.ec.ECPublicKey' objects"
+DPOP_TARGET = (
+    "warm DPoP authorization (bound RS256 token, fresh ES256 proof) ≤ 1.3x the limit of its two verifications"
+)
+
+
+def test_dpop_verdict_is_judged_against_its_own_limit() -> None:
+    met = verdicts.dpop(Summary(1.2, 1.1, 1.4, 5), 108.0, 90.0, [])
+    assert met == verdicts.Verdict(
+        DPOP_TARGET, "1.20x (rounds 1.10-1.40x): 108.0 µs against 90.0 µs", "met", "8% headroom", "", ""
+    )
+    spots = [
+        Hotspot(EC_VERIFY, 0.4),
+        Hotspot(VERIFY, 0.2),
+        Hotspot("gate/dpop.py:check", 0.1),
+        Hotspot("gate/replay.py:first_use", 0.05),
+    ]
+    missed = verdicts.dpop(Summary(1.5, 1.4, 1.6, 5), 135.0, 90.0, spots)
+    assert (missed.status, missed.gap) == ("missed", "by 0.20x (15% over the target)")
+    assert missed.why == (
+        "45.0 µs per call above the limit; beside the two verifies, the most own time goes to "
+        "gate/dpop.py:check (10% of own time), gate/replay.py:first_use (5% of own time)"
+    )
+    assert missed.close.startswith("remove 18.0 µs per call (≤ 117.0 µs); start with gate/dpop.py:check")
+
+
+def test_the_dpop_path_is_equal_work_fresh_proofs_pass_and_replays_do_not() -> None:
+    key = new_signing_key("k")
+    client = dpop.DpopClient(key)
+    requests = client.requests(3)
+    event = dpop.dpop_event(requests[0])
+    token, proof = requests[0].split(" ")
+    assert event["headers"] == {"Authorization": f"DPoP {token}", "DPoP": proof}
+    assert event["multiValueHeaders"] == {"Authorization": [f"DPoP {token}"], "DPoP": [proof]}
+    assert json.loads(b64url_decode(token.split(".")[1]))["cnf"] == {"jkt": client.thumbprint}
+    claims = json.loads(b64url_decode(proof.split(".")[1]))
+    assert (claims["htm"], claims["htu"]) == (
+        "GET",
+        f"https://{event['requestContext']['domainName']}/prod/orders",
+    )
+    with JwksServer(jwks_document([key])) as server:
+        gate = dpop.make_gate(dpop.gate_env(common_env(server.uri("gate-dpop"))))
+        contenders = dpop.build_contenders(client, key.private_key.public_key(), gate)
+        assert list(contenders) == list(dpop.KEYS)
+        for contender in contenders.values():
+            assert contender.run(requests).allowed == 3
+        replayed = contenders["gate-dpop"].run(requests)  # every jti was used above
+    assert (replayed.allowed, replayed.rejected) == (0, 3)
 
 
 def test_cold_verdict_missed_names_the_imports_the_floor_does_without() -> None:

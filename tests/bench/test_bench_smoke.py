@@ -74,19 +74,22 @@ def test_targets_table_judges_each_target_and_explains_each_miss(bench_out: Path
     rows = _table(markdown, "## Targets")
     assert [row[0] for row in rows] == [
         "warm distinct-token authorization ≤ 1.5x the limit",
+        "warm DPoP authorization (bound RS256 token, fresh ES256 proof) ≤ 1.3x the limit of its two "
+        "verifications",
         "cold start, precompiled bytecode ≤ 1.0x the floor",
         "cold start, no bytecode (a source-only bundle, as Lambda runs it) ≤ 1.4x the floor",
         "unknown-kid flood: ≤ 1 JWKS request per cooldown (10 s)",
         "authorizer asset ≤ 6 MB zipped",
     ]
-    for row in rows[:4]:
+    for row in rows[:5]:
         assert re.fullmatch(r"\*\*met\*\*(, \d+% headroom)?|\*\*missed\*\*, by .+", row[2]), row
+    assert re.fullmatch(r"\d+\.\d\dx \(rounds .+\): \d+\.\d µs against \d+\.\d µs", rows[1][1]), rows[1]
     # the no-bytecode figure is published with its compile share, not hidden
     assert re.fullmatch(
         r"\d+\.\d\dx \(rounds .+\): \d+ ms against \d+ ms; compiling is -?\d+% of it \(rounds .+\)",
-        rows[2][1],
-    ), rows[2]
-    assert rows[4][1:] == ["not measured in this run (--bundle skip)", "not measured"]
+        rows[3][1],
+    ), rows[3]
+    assert rows[5][1:] == ["not measured in this run (--bundle skip)", "not measured"]
     missed = [row[0] for row in rows if row[2].startswith("**missed**")]
     explained = re.findall(
         r"^- \*\*(.+)\*\* — missed .+\n  Why: .+\n  To close it: .+$", markdown, re.MULTILINE
@@ -106,6 +109,21 @@ def test_warm_table_lists_the_limit_the_handler_and_pyjwt_with_figures(bench_out
         assert re.fullmatch(FIGURE, row[1]), row
         assert re.fullmatch(RATIO, row[2]), row
     assert rows[0][2] == "1.00x (1.00-1.00)"
+
+
+def test_warm_section_has_the_dpop_path_against_its_own_limit(bench_out: Path) -> None:
+    markdown = (bench_out / "results.md").read_text()
+    warm = markdown.split("\n## Warm: one authorization with the keys cached\n", 1)[1].split("\n## ", 1)[0]
+    table = warm.split("| Contender | µs per authorization, median (min-max) | x DPoP limit", 1)[1]
+    rows = [line.strip("|").split(" | ") for line in table.splitlines()[2:] if line.startswith("| ")]
+    assert [row[0].strip() for row in rows] == [
+        "limit, DPoP: RS256 + ES256 verify + parse",
+        "handler.handler, DPoP-bound token + fresh ES256 proof",
+    ]
+    for row in rows:
+        assert re.fullmatch(FIGURE, row[1].strip()), row
+        assert re.fullmatch(RATIO, row[2].strip()), row
+    assert rows[0][2].strip() == "1.00x (1.00-1.00)"
 
 
 def test_rejection_and_flood_tables_cover_both_python_authorizers(bench_out: Path) -> None:

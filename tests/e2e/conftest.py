@@ -9,7 +9,7 @@ import socket
 import subprocess
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,13 @@ class Provider:
     def issuer(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, keys: list[dict[str, Any]], clock_offset_seconds: int = 0) -> Provider:
+    def start(
+        self,
+        keys: list[dict[str, Any]],
+        clock_offset_seconds: int = 0,
+        environment: Mapping[str, str] | None = None,
+    ) -> Provider:
+        """`environment`: provider.mjs's further options (PROVIDER_DPOP, PROVIDER_MTLS_*)."""
         self.started += 1
         jwks_file = self.workdir / f"provider-{self.port}-{self.started}.json"
         jwks_file.write_text(json.dumps({"keys": keys}))
@@ -73,6 +79,7 @@ class Provider:
             "PROVIDER_CLIENT_ID": CLIENT_ID,
             "PROVIDER_CLIENT_SECRET": CLIENT_SECRET,
             "PROVIDER_CLOCK_OFFSET_SECONDS": str(clock_offset_seconds),
+            **(environment or {}),
         }
         self.process = subprocess.Popen(
             ["node", str(PROVIDER_SCRIPT)],

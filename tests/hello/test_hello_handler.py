@@ -77,3 +77,11 @@ def test_wildcard_origin_allows_any_origin(monkeypatch):
     module = load_handler(monkeypatch, "*")
     headers = module.handler(event("get_hello_authorized.json"), None)["headers"]
     assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_behind_the_native_authorizer_the_claims_object_is_shown_as_is(monkeypatch):
+    native = event("get_hello_authorized.json")
+    claims = {"sub": "auth0|user-123", "scope": "items:read", "aud": ["api://orders"]}
+    native["requestContext"]["authorizer"] = {"claims": claims}
+    response = load_handler(monkeypatch, "").handler(native, None)
+    assert json.loads(response["body"]) == {"claims": claims, "principalId": None, "route": "GET /hello"}

@@ -575,6 +575,21 @@ ISSUER_REASON = "(the native authorizer reads discovery and keys over https from
             "jwksRefetchCooldownSeconds=30 (the native authorizer refetches unknown keys on its own terms)",
         ),
         (
+            {
+                "keySource": "ssm",
+                "parametersExtensionLayerArn": "arn:aws:lambda:eu-west-1:015030872274:layer:"
+                "AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:11",
+            },
+            "keySource",
+            "keySource=ssm (the native authorizer fetches discovery and keys from the public internet "
+            "itself)",
+        ),
+        (
+            {"vpc": '{"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"]}'},
+            "vpc",
+            "vpc (there is no function to place in it; the native authorizer needs a public issuer)",
+        ),
+        (
             {"scopeRules": '{"GET /hello": "items:read items:write"}'},
             "scopeRules",
             '"GET /hello", which needs all of 2 scopes (items:read items:write) (a native method passes a '
