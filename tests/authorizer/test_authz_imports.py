@@ -83,6 +83,10 @@ def test_a_cold_start_does_not_import_pyjwt_or_heavy_stdlib_modules(rs256_cold_s
     assert loaded_prefixes(rs256_cold_start["modules"], NEVER_ON_THE_RUNTIME_PATH) == []
 
 
+def test_without_dpop_or_mtls_their_modules_are_never_imported(rs256_cold_start: dict[str, object]):
+    assert loaded_prefixes(rs256_cold_start["modules"], ("gate.dpop", "gate.binding", "gate.replay")) == []
+
+
 def test_an_rs256_only_cold_start_does_not_import_other_key_types(rs256_cold_start: dict[str, object]):
     assert loaded_prefixes(rs256_cold_start["modules"], ONLY_FOR_OTHER_KEY_TYPES) == []
 

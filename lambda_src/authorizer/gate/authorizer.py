@@ -38,11 +38,9 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from gate.binding import CertificateBinding
 from gate.decision_log import DecisionLog, Write
-from gate.dpop import DpopGate
 from gate.errors import (
     DPOP_REPLAY_STORE_UNAVAILABLE,
     INSUFFICIENT_SCOPE,
@@ -64,6 +62,10 @@ from gate.policy import Policy, PolicyBook, allow_all, deny_all, iam_pattern
 from gate.routes import RouteTable
 from gate.settings import Settings
 from gate.verify import Verifier
+
+if TYPE_CHECKING:  # imported only when configured: a gate without DPoP or mTLS never loads them (cold start)
+    from gate.binding import CertificateBinding
+    from gate.dpop import DpopGate
 
 _BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
 DECISION_MEMO_LIMIT: Final = 4096
@@ -105,9 +107,16 @@ class Authorizer:
         self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
         self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
         self._decided: dict[tuple[str, int | None, str], _Decided] = {}
-        self._dpop = DpopGate(settings, clock=clock) if settings.dpop != "off" else None
-        mtls = settings.mtls_bound_tokens
-        self._certificates = CertificateBinding(mtls) if mtls != "off" else None
+        self._dpop: DpopGate | None = None
+        if settings.dpop != "off":
+            from gate.dpop import DpopGate  # lazily: see the TYPE_CHECKING import
+
+            self._dpop = DpopGate(settings, clock=clock)
+        self._certificates: CertificateBinding | None = None
+        if settings.mtls_bound_tokens != "off":
+            from gate.binding import CertificateBinding  # lazily: see the TYPE_CHECKING import
+
+            self._certificates = CertificateBinding(settings.mtls_bound_tokens)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> Authorizer:
