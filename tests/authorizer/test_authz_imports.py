@@ -97,3 +97,40 @@ def test_a_cold_start_with_every_algorithm_still_does_not_import_pyjwt(
     loaded = cold_start(base_env(idp, ALGORITHMS="RS256,ES256,EdDSA"), now_valid(token_for, ring.es256))
     assert loaded["effect"] == "Allow"
     assert loaded_prefixes(loaded["modules"], NEVER_ON_THE_RUNTIME_PATH) == []
+
+
+def test_without_a_key_source_its_module_and_threading_are_never_imported(
+    rs256_cold_start: dict[str, object],
+):
+    # gate.key_sources loads only with JWKS_SNAPSHOT_FILE / JWKS_SSM_PARAMETER and friends set; the key set's
+    # lock comes from _thread, so threading (~1.3 ms) stays unloaded.
+    assert (
+        loaded_prefixes(rs256_cold_start["modules"], ("gate.key_sources", "gate.jwks_document", "threading"))
+        == []
+    )
+
+
+def test_a_key_source_variable_loads_its_module_and_is_validated(
+    idp: Idp, ring: KeyRing, token_for: TokenFor
+):
+    idp.publish(ring.rsa)
+    env = base_env(idp, ALGORITHMS="RS256", PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="not-a-port")
+    child_env = {"PATH": os.environ.get("PATH", ""), **env}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(AUTHORIZER_ROOT)!r})\nimport handler",
+        ],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        "gate.errors.ConfigError: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: "
+        "must be a port number from 1 to 65535, got 'not-a-port'"
+    )

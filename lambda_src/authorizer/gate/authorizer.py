@@ -56,16 +56,25 @@ from gate.errors import (
 )
 from gate.events import MethodArn, bearer_token, method_arn_of
 from gate.fetch import fetch_json
-from gate.key_sources import KeySources
 from gate.keys import Fetch, KeySet
 from gate.policy import Policy, PolicyBook, allow_all, deny_all, iam_pattern
 from gate.routes import RouteTable
 from gate.settings import Settings
 from gate.verify import Verifier
 
-if TYPE_CHECKING:  # imported only when configured: a gate without DPoP or mTLS never loads them (cold start)
+if TYPE_CHECKING:  # imported only when configured: a gate without them never loads them (cold start)
     from gate.binding import CertificateBinding
     from gate.dpop import DpopGate
+    from gate.key_sources import KeySources
+
+# The variables gate/key_sources.py reads: with none of them set there is no key source to build, and its
+# module (with the snapshot and SSM parsers) stays unloaded.
+_KEY_SOURCE_VARIABLES: Final = (
+    "JWKS_SNAPSHOT_FILE",
+    "JWKS_SNAPSHOT_MAX_AGE_SECONDS",
+    "JWKS_SSM_PARAMETER",
+    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+)
 
 _BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
 DECISION_MEMO_LIMIT: Final = 4096
@@ -83,7 +92,6 @@ class Authorizer:
         key_sources: KeySources | None = None,
     ) -> None:
         self._log = DecisionLog(write) if write is not None else DecisionLog()
-        sources = key_sources or KeySources()  # issue 13: snapshot keys, SSM parameters (gate/key_sources.py)
         self._key_sets = {
             trusted.issuer: KeySet(
                 settings,
@@ -91,8 +99,13 @@ class Authorizer:
                 fetch=fetch,
                 report=self._log.event,
                 source=trusted,
-                document_source=sources.document_source(trusted.issuer, settings, fetch=fetch, clock=clock),
-                snapshot=sources.snapshots.get(trusted.issuer),
+                # issue 13: snapshot keys, SSM parameters (gate/key_sources.py)
+                document_source=(
+                    key_sources.document_source(trusted.issuer, settings, fetch=fetch, clock=clock)
+                    if key_sources is not None
+                    else None
+                ),
+                snapshot=key_sources.snapshots.get(trusted.issuer) if key_sources is not None else None,
             )
             for trusted in settings.trusted_issuers
         }
@@ -121,7 +134,9 @@ class Authorizer:
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> Authorizer:
         settings = Settings.from_env(env)
-        if "key_sources" not in options:
+        if "key_sources" not in options and any(env.get(name) for name in _KEY_SOURCE_VARIABLES):
+            from gate.key_sources import KeySources  # lazily: see _KEY_SOURCE_VARIABLES
+
             options["key_sources"] = KeySources.from_env(env, settings)
         return cls(settings, **options)
 

@@ -39,7 +39,7 @@ used again. A snapshot older than its max age is never used (``jwks_snapshot_too
 from __future__ import annotations
 
 import json
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading (cold start)
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
@@ -162,7 +162,7 @@ class KeySet:
         self._clock = clock
         self._fetch = fetch
         self._report_to = report or (lambda _event, _fields: None)
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
         self._lone: VerificationKey | None = None  # the only key, for tokens without kid
         self._fetched_at: float | None = None

@@ -19,6 +19,7 @@ above (see ``_key_set_by_unverified_issuer``); with one issuer the payload is no
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
@@ -43,7 +44,7 @@ from gate.errors import (
     UNSUPPORTED_CRIT,
     Rejection,
 )
-from gate.jws import parse_compact, parse_json_object
+from gate.jws import decode_body, decode_compact, parse_json_object, split_compact
 from gate.keys import KeySet
 from gate.settings import Settings
 
@@ -51,11 +52,31 @@ _ABSENT: Final = object()
 SignatureCheck = Callable[[Any, bytes, bytes], None]  # raises InvalidSignature
 
 
+# The DER DigestInfo prefix of each hash, which EMSA-PKCS1-v1_5 puts before the digest (RFC 8017 section 9.2,
+# note 1).
+_DIGEST_INFO_PREFIX: Final[Mapping[str, bytes]] = {
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+
+
 def _pkcs1(hash_alg: hashes.HashAlgorithm) -> SignatureCheck:
+    """RSASSA-PKCS1-v1_5 verification as RFC 8017 section 8.2.2 states it: encode, then compare.
+
+    cryptography recovers the encoded digest (checking the 00 01 FF..FF 00 padding) and the expected encoding,
+    DigestInfo prefix + digest, is compared byte for byte, so no ASN.1 is parsed. Written this way rather than
+    as ``key.verify(..., PKCS1v15(), hash)`` because it is the same check for about 7% less time per token
+    (hashlib's digest objects are cheaper than cryptography's); a differential property test holds it to
+    ``key.verify`` on valid, mutated and foreign-hash signatures.
+    """
     scheme = padding.PKCS1v15()
+    prefix = _DIGEST_INFO_PREFIX[hash_alg.name]
+    digest_of = getattr(hashlib, hash_alg.name)
 
     def check(key: Any, message: bytes, signature: bytes) -> None:
-        key.verify(signature, message, scheme, hash_alg)
+        if key.recover_data_from_signature(signature, scheme, None) != prefix + digest_of(message).digest():
+            raise InvalidSignature
 
     return check
 
@@ -118,6 +139,14 @@ class VerifiedToken(NamedTuple):
     key_source: str | None = None  # "snapshot" when verified with a deploy-time snapshot key (issue 13)
 
 
+# What a header that passed every check says: kid, alg and the signature check. A plain tuple: a NamedTuple
+# class costs a cold start ~0.2 ms to create.
+_Header = tuple[str | None, str, SignatureCheck]
+
+
+HEADER_MEMO_LIMIT: Final = 64  # judged header spellings kept; an identity provider uses one per signing key
+
+
 class _Trust(NamedTuple):
     """What one trusted issuer's tokens are checked against."""
 
@@ -141,35 +170,34 @@ class Verifier:
             trusted.issuer: _Trust(trusted.issuer, trusted.audiences, keys[trusted.issuer])
             for trusted in settings.trusted_issuers
         }
+        self._headers: dict[bytes, _Header] = {}  # header segment -> its verdict (see _judge_header)
         # With one issuer there is nothing to choose: the payload stays unread until verified.
         self._only = next(iter(self._trusted.values())) if len(self._trusted) == 1 else None
 
     def verify(self, token: str) -> VerifiedToken:
         """Trusted claims of ``token``, or :class:`Rejection` / :class:`KeysUnavailable`."""
-        jws = parse_compact(token)
-        header = jws.header
-        kid = header.get("kid")
-        if kid is not None and type(kid) is not str:
-            raise Rejection(MALFORMED_TOKEN)
-        alg = header.get("alg")
-        if type(alg) is not str or alg not in self._checks:
-            raise Rejection(UNSUPPORTED_ALG, kid=kid)
-        check = self._checks[alg]
-        if "crit" in header or "b64" in header:  # no JWS extension is understood here
-            raise Rejection(UNSUPPORTED_CRIT, kid=kid)
-        if self._token_types:
-            typ = header.get("typ")
-            if type(typ) is not str or typ.lower() not in self._token_types:
-                raise Rejection(TOKEN_TYPE_MISMATCH, kid=kid)
-        trust = self._only or self._key_set_by_unverified_issuer(jws.payload, kid)
+        segments = split_compact(token)
+        header_segment, payload_segment, signature_segment, signing_input = segments
+        known = self._headers.get(header_segment)
+        if known is None:
+            jws = decode_compact(segments)
+            known = self._judge_header(jws.header)
+            if len(self._headers) >= HEADER_MEMO_LIMIT:
+                self._headers.clear()
+            self._headers[header_segment] = known
+            payload, signature = jws.payload, jws.signature
+        else:
+            payload, signature = decode_body(payload_segment, signature_segment)
+        kid, alg, check = known
+        trust = self._only or self._key_set_by_unverified_issuer(payload, kid)
         key = trust.keys.key_for(kid, alg)
         try:
             try:
-                check(key.public_key, jws.signing_input, jws.signature)
+                check(key.public_key, signing_input, signature)
             except (InvalidSignature, ValueError):
                 raise Rejection(BAD_SIGNATURE, kid=kid) from None
             try:
-                claims = parse_json_object(jws.payload)
+                claims = parse_json_object(payload)
             except ValueError:
                 raise Rejection(MALFORMED_TOKEN, kid=kid) from None
             sub = self._check_claims(claims, trust, kid)
@@ -177,6 +205,28 @@ class Verifier:
             rejection.key_source = key.source  # the decision line says which keys judged the token
             raise
         return VerifiedToken(claims=claims, kid=kid, sub=sub, key_source=key.source)
+
+    def _judge_header(self, header: dict[str, Any]) -> _Header:
+        """The header's kid, alg and signature check, or Rejection; remembered when it passes.
+
+        Remembered by the header segment's exact text (the warm path then skips decoding and parsing a
+        header it has judged before): every check here reads only the header and this verifier's fixed
+        settings, so the same text always gets the same verdict. Rejected headers are not remembered, and
+        the memo is bounded because header text comes from callers.
+        """
+        kid = header.get("kid")
+        if kid is not None and type(kid) is not str:
+            raise Rejection(MALFORMED_TOKEN)
+        alg = header.get("alg")
+        if type(alg) is not str or alg not in self._checks:
+            raise Rejection(UNSUPPORTED_ALG, kid=kid)
+        if "crit" in header or "b64" in header:  # no JWS extension is understood here
+            raise Rejection(UNSUPPORTED_CRIT, kid=kid)
+        if self._token_types:
+            typ = header.get("typ")
+            if type(typ) is not str or typ.lower() not in self._token_types:
+                raise Rejection(TOKEN_TYPE_MISMATCH, kid=kid)
+        return kid, alg, self._checks[alg]
 
     def _key_set_by_unverified_issuer(self, payload: bytes, kid: str | None) -> _Trust:
         """UNVERIFIED INPUT: picks whose key set may verify the token, from the unsigned-yet ``iss``.
@@ -213,21 +263,29 @@ class Verifier:
         iss = claims.get("iss")
         if type(iss) is not str or iss != trust.issuer:
             raise Rejection(ISSUER_MISMATCH, kid=kid, sub=sub)
-        if not self._audience_matches(claims.get(self._audience_claim), trust.audiences):
+        aud = claims.get(self._audience_claim)
+        if not (aud in trust.audiences if type(aud) is str else self._audience_matches(aud, trust.audiences)):
             raise Rejection(AUDIENCE_MISMATCH, kid=kid, sub=sub)
         now = self._clock()
         leeway = self._leeway
         # Present means checked: a null or string date is invalid, not absent. Dates are compared
         # with "now +- leeway" (not "date + leeway") so a huge integer never overflows a float.
+        # (An int date skips the _numeric_date call: the warm path.)
         exp = claims.get("exp", _ABSENT)
-        if exp is not _ABSENT and _numeric_date(exp, kid, sub) <= now - leeway:
-            raise Rejection(EXPIRED, kid=kid, sub=sub)
+        if exp is not _ABSENT:
+            if type(exp) is not int:
+                exp = _numeric_date(exp, kid, sub)
+            if exp <= now - leeway:
+                raise Rejection(EXPIRED, kid=kid, sub=sub)
         nbf = claims.get("nbf", _ABSENT)
         if nbf is not _ABSENT and _numeric_date(nbf, kid, sub) > now + leeway:
             raise Rejection(NOT_YET_VALID, kid=kid, sub=sub)
         iat = claims.get("iat", _ABSENT)
-        if iat is not _ABSENT and _numeric_date(iat, kid, sub) > now + leeway:
-            raise Rejection(ISSUED_IN_FUTURE, kid=kid, sub=sub)
+        if iat is not _ABSENT:
+            if type(iat) is not int:
+                iat = _numeric_date(iat, kid, sub)
+            if iat > now + leeway:
+                raise Rejection(ISSUED_IN_FUTURE, kid=kid, sub=sub)
         return sub
 
     def _audience_matches(self, aud: object, audiences: frozenset[str]) -> bool:
