@@ -27,7 +27,9 @@ from bench.fixtures import TokenFactory, jwks_document, new_signing_key, request
 from bench.flood import run_floods
 from bench.jwks_server import JwksServer
 from bench.lineup import (
+    AUTHORIZERS,
     FULL,
+    LABELS,
     QUICK,
     build_cases,
     build_contenders,
@@ -218,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     gate_flood = next(outcome for outcome in floods if outcome.key == "gate")
     judged = [
         verdicts.warm(warm_ratio["gate"], warm_us["gate"].median, warm_us["limit"].median, spots),
+        verdicts.warm_peers(
+            warm_ratio["gate"],
+            {LABELS[key]: warm_ratio[key] for key in AUTHORIZERS if key != "gate" and key in warm_ratio},
+        ),
         verdicts.dpop(
             warm_ratio["gate-dpop"], warm_us["gate-dpop"].median, warm_us["limit-dpop"].median, dpop_spots
         ),

@@ -12,7 +12,7 @@ from bench.cold import ImportTime
 from bench.evidence import Hotspot
 from bench.stats import Summary
 
-WARM_TARGET = 1.5
+WARM_TARGET = 1.1  # issue 13 (it was 1.5), and ahead of every peer: see warm_peers
 # Issue 12: a warm DPoP authorization against its own limit, the two signature verifications plus parsing.
 DPOP_TARGET = 1.3
 COLD_TARGET = 1.0  # with the bytecode the bundler precompiles
@@ -21,9 +21,9 @@ COLD_TARGET = 1.0  # with the bytecode the bundler precompiles
 COLD_NO_BYTECODE_TARGET = 1.4
 FLOOD_TARGET_PER_COOLDOWN = 1
 BUNDLE_TARGET_BYTES = 6_000_000
-_VERIFY_PRIMITIVE = (
-    "method 'verify' of"  # cProfile's name for cryptography's RSA verify: the limit's own work
-)
+# cProfile's names for the signature primitives, the limit's own work: cryptography's verify, and the
+# recover_data_from_signature the gate verifies RS* signatures with (gate/verify.py _pkcs1).
+_VERIFY_PRIMITIVE = ("method 'verify' of", "method 'recover_data_from_signature' of")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,27 @@ def _over(ratio: float, target: float) -> str:
 def warm(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
     target = f"warm distinct-token authorization ≤ {WARM_TARGET}x the limit"
     return _against_limit(target, WARM_TARGET, gate_ratio, gate_us, limit_us, spots, "the RSA verify")
+
+
+def warm_peers(gate_ratio: Summary, peers: Mapping[str, Summary]) -> Verdict:
+    """Issue 13: the gate's warm median below every peer's, each against the limit of its own round."""
+    target = "warm distinct-token authorization ahead of every peer in the same run"
+    if not peers:
+        return Verdict(target, "no peer ran (--no-node and no PyJWT reference)", "not measured", "", "", "")
+    label, fastest = min(peers.items(), key=lambda item: item[1].median)
+    measured = f"{gate_ratio.median:.2f}x the limit; the fastest peer, {label}: {fastest.median:.2f}x"
+    if gate_ratio.median < fastest.median:
+        lead = (1 - gate_ratio.median / fastest.median) * 100
+        return Verdict(target, measured, "met", f"{lead:.0f}% ahead of {label}", "", "")
+    behind = gate_ratio.median - fastest.median
+    return Verdict(
+        target,
+        measured,
+        "missed",
+        f"by {behind:.2f}x behind {label}",
+        f"{label} decides a distinct token in {behind:.2f}x of the limit less than the gate",
+        "take that much off the gate's per-call overhead (see the warm target's profile)",
+    )
 
 
 def dpop(gate_ratio: Summary, gate_us: float, limit_us: float, spots: list[Hotspot]) -> Verdict:
