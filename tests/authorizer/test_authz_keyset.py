@@ -1,7 +1,7 @@
 """The key set against a real loopback identity provider: caching, rotation, kid floods, outages.
 
 Request counts are taken at the server. Time moves only through the test clock, so staleness and
-cooldowns are exact and nothing sleeps (the "slow" server really is slow: 1 s against a 0.2 s timeout;
+cooldowns are exact and nothing sleeps (the "slow" server really is slow: 1 s against a 0.5 s timeout;
 the concurrency test slows it to keep a refetch in flight while other threads queue behind it).
 """
 

@@ -225,4 +225,4 @@ def test_svg_is_well_formed_with_one_bar_per_measured_row_and_both_targets(bench
         "handler: garbage",
     ]
     texts = {text.text for text in root.iter(f"{SVG}text")}
-    assert {"target 1.5x limit", "target 1.0x floor, precompiled"} <= texts
+    assert {"target 1.1x limit", "target 1.0x floor, precompiled"} <= texts
