@@ -3,12 +3,15 @@
 * RS* signatures: recover-and-compare (gate.verify._pkcs1) against cryptography's ``key.verify``, on valid,
   mutated and hand-built encodings (no DigestInfo, another hash's DigestInfo, short or wrong padding);
 * JSON objects: the scanner shortcut of gate.jws.parse_json_object against ``JSONDecoder.decode``;
-* judged headers: a Verifier that remembers the headers it accepted decides every token as one that does not.
+* judged headers: a Verifier that remembers the headers it accepted decides every token as one that does not;
+* character-class rules (route segments, scope tokens, claim names, JWK members) checked without a regex,
+  against their pattern text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +24,9 @@ from hypothesis import strategies as st
 
 from gate import jws
 from gate.errors import Rejection
+from gate.jwk import BASE64URL, JwkError, load_public_key
+from gate.routes import SEGMENT, is_segment
+from gate.settings import CLAIM_NAME, SCOPE_TOKEN, is_claim_name, is_scope_token
 from gate.verify import _DIGEST_INFO_PREFIX, HEADER_MEMO_LIMIT, signature_checks
 from tests.authorizer.authz_support import Harness, KeyRing, compact
 
@@ -257,3 +263,32 @@ def test_a_remembered_header_does_not_excuse_a_bad_payload(
     assert tampered.split(".")[0] == header_segment
     assert decide(harness, tampered) == "malformed_token"
     assert decide(harness, header_segment + ".@@@." + token.split(".")[2]) == "malformed_token"
+
+
+# Character-class patterns checked by hand (no regex compiled at import): each held to its pattern text.
+CHARACTERS = st.text(
+    alphabet=st.sampled_from([*'aZ09._:-_=+/!"\\~ \t', "\x7f", "\x20", "\u00e9", "\u212a", "\n"]), max_size=8
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=CHARACTERS)
+def test_hand_checked_patterns_agree_with_their_pattern_text(text: str):
+    assert is_segment(text) == (re.fullmatch(SEGMENT, text) is not None)
+    assert is_scope_token(text) == (re.fullmatch(SCOPE_TOKEN, text) is not None)
+    assert is_claim_name(text) == (re.fullmatch(CLAIM_NAME, text) is not None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=CHARACTERS)
+def test_jwk_members_are_refused_exactly_where_the_base64url_pattern_refuses(text: str):
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": text}
+    try:
+        load_public_key(jwk)
+        refused_as = None
+    except JwkError as error:
+        refused_as = str(error)
+    if re.fullmatch(BASE64URL, text, re.ASCII) is None:
+        assert refused_as == "member 'x' is not base64url"
+    else:
+        assert refused_as != "member 'x' is not base64url"

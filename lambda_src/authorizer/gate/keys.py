@@ -186,7 +186,7 @@ class KeySet:
         """The trusted key for ``kid`` that may verify ``alg``; Rejection or KeysUnavailable otherwise."""
         fetched_at = self._fetched_at
         if fetched_at is not None and 0 <= self._clock() - fetched_at < self._fresh_for:
-            candidates = self._candidates(kid)
+            candidates = self._by_kid.get(kid, ()) if kid is not None else self._candidates(None)
             if candidates:
                 return _pick(candidates, kid, alg)
         return self._key_after_refresh(kid, alg)

@@ -78,7 +78,12 @@ MAX_LEEWAY_SECONDS: Final = 3600.0
 MAX_TIMEOUT_SECONDS: Final = 30.0
 
 _RESOURCE_ARN_SHAPE: Final = re.compile(r"arn:[a-z*?-]+:execute-api:[^:/\s]*:[^:/\s]*:[^:/\s]+/[^/\s]+")
-_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 section 3.3 scope-token
+# RFC 6749 section 3.3 scope-token, and a claim name (printable ASCII, no space). Patterns as text, checked as
+# character sets: no regex compiled at import (a cold start cost); tests hold the two equal.
+SCOPE_TOKEN: Final = r"[\x21\x23-\x5b\x5d-\x7e]+"  # noqa: S105 - a pattern, not a secret
+CLAIM_NAME: Final = r"[!-~]+"
+_CLAIM_NAME_CHARACTERS: Final = frozenset(map(chr, range(0x21, 0x7F)))
+_SCOPE_TOKEN_CHARACTERS: Final = _CLAIM_NAME_CHARACTERS - {'"', "\\"}
 # Context keys the authorizer fills itself, and the ones API Gateway keeps for its own values in
 # $context.authorizer.*: a CONTEXT_CLAIMS entry of either name would be overwritten or shadow them.
 GATE_CONTEXT_KEYS: Final = ("sub", "scope", "client_id", "iss")
@@ -97,13 +102,21 @@ SENDER_CONSTRAINT_MODES: Final = ("off", "allowed", "required")  # DPOP and MTLS
 DEFAULT_DPOP_ALGORITHMS: Final = ("ES256", "PS256", "EdDSA")
 MAX_DPOP_AGE_SECONDS: Final = 600.0
 # DynamoDB table names (3-255 of these characters), or a table ARN (the API accepts both).
-_DYNAMODB_TABLE: Final = re.compile(
-    r"(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/)?[A-Za-z0-9_.-]{3,255}", re.ASCII
-)
-_CLAIM_NAME_SHAPE: Final = re.compile(r"[!-~]+")
+# (Pattern text, compiled on use by re's cache: only a DPoP configuration reads it.)
+_DYNAMODB_TABLE: Final = r"(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/)?[A-Za-z0-9_.-]{3,255}"
 
 
 ClaimValue = str | int | float | bool
+
+
+def is_scope_token(text: str) -> bool:
+    """Whether ``text`` fully matches SCOPE_TOKEN."""
+    return bool(text) and _SCOPE_TOKEN_CHARACTERS.issuperset(text)
+
+
+def is_claim_name(text: str) -> bool:
+    """Whether ``text`` fully matches CLAIM_NAME."""
+    return bool(text) and _CLAIM_NAME_CHARACTERS.issuperset(text)
 
 
 class TrustedIssuer(NamedTuple):
@@ -261,7 +274,7 @@ def _csv(env: Mapping[str, str], name: str, *, required: bool = False) -> tuple[
 def _claim_names(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     names = _csv(env, name)
     for claim in names:
-        if not _CLAIM_NAME_SHAPE.fullmatch(claim):
+        if not is_claim_name(claim):
             raise ConfigError(name, f"invalid claim name {claim!r}")
     return tuple(dict.fromkeys(names))
 
@@ -300,7 +313,7 @@ def _public_base_url(env: Mapping[str, str]) -> str | None:
 
 def _dynamodb_table(env: Mapping[str, str], name: str) -> str | None:
     table = _optional(env, name)
-    if table is not None and not _DYNAMODB_TABLE.fullmatch(table):
+    if table is not None and not re.fullmatch(_DYNAMODB_TABLE, table, re.ASCII):
         raise ConfigError(
             name, f"expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -) or ARN, got {table!r}"
         )
@@ -382,7 +395,7 @@ def _scope_rule(route: str, scopes: object) -> Rule:
         raise ConfigError("SCOPE_RULES", f"scopes of {route!r} must be a space-separated string")
     tokens = scopes.split()
     for token in tokens:
-        if not _SCOPE_TOKEN.fullmatch(token):
+        if not is_scope_token(token):
             raise ConfigError("SCOPE_RULES", f"{token!r} in {route!r} is not a valid scope")
     return Rule(method=method, path=path, scopes=frozenset(tokens))
 
@@ -450,7 +463,7 @@ def _required_claim_values(env: Mapping[str, str]) -> tuple[tuple[str, ClaimValu
         raise ConfigError("REQUIRED_CLAIM_VALUES", 'expected a JSON object {"claim": value}')
     pairs: list[tuple[str, ClaimValue]] = []
     for claim, value in document.items():
-        if not _CLAIM_NAME_SHAPE.fullmatch(claim):
+        if not is_claim_name(claim):
             raise ConfigError("REQUIRED_CLAIM_VALUES", f"invalid claim name {claim!r}")
         if not isinstance(value, str | int | float):  # bool is an int
             raise ConfigError(
