@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from gate.decision_log import DecisionLog, Write
+from gate.decision_log import DecisionLog, Write, line_parts
 from gate.errors import (
     DPOP_REPLAY_STORE_UNAVAILABLE,
     INSUFFICIENT_SCOPE,
@@ -78,7 +78,8 @@ _KEY_SOURCE_VARIABLES: Final = (
 
 _BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
 DECISION_MEMO_LIMIT: Final = 4096
-_Decided = tuple[Policy, str, str, str | None]  # policy, outcome, reason, route key
+# policy, outcome, reason, route key, and the decision line's parts around sub and kid (gate/decision_log.py)
+_Decided = tuple[Policy, str, str, str | None, str, str]
 
 
 class Authorizer:
@@ -190,7 +191,7 @@ class Authorizer:
             raise
         claims = verified.claims
         scope_string = scope_string_of(claims, self._scope_claims)
-        policy, outcome, reason, route = self._decide(rule, method, scope_string)
+        policy, outcome, reason, route, head, tail = self._decide(rule, method, scope_string)
         client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
             client_id = ""
@@ -205,15 +206,18 @@ class Authorizer:
             value = claims.get(name)
             if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
                 context[name] = value
-        self._log.decision(
-            outcome,
-            reason,
-            sub=sub,
-            kid=verified.kid,
-            method_arn=method.arn,
-            route=route,
-            key_source=verified.key_source,
-        )
+        if verified.key_source is None:
+            self._log.emit(head, sub, verified.kid, tail)
+        else:
+            self._log.decision(
+                outcome,
+                reason,
+                sub=sub,
+                kid=verified.kid,
+                method_arn=method.arn,
+                route=route,
+                key_source=verified.key_source,
+            )
         principal = sub or client_id or "unknown"
         return {
             "principalId": f"{claims['iss']}#{principal}" if self._qualified_principal else principal,
@@ -236,9 +240,7 @@ class Authorizer:
             raise Rejection(MALFORMED_EVENT)
         return self._routes.for_resource(resource, verb)
 
-    def _decide(
-        self, rule: int | None, method: MethodArn, scopes: str
-    ) -> tuple[Policy, str, str, str | None]:
+    def _decide(self, rule: int | None, method: MethodArn, scopes: str) -> _Decided:
         """Policy, outcome, reason and route key for this request ARN, route and scope string.
 
         Memoized: the inputs fully determine the result, and the warm path then costs one dict lookup
@@ -251,7 +253,8 @@ class Authorizer:
             outcome = "allow" if policy.allows(method.arn) else "deny"
             if outcome == "deny" and reason == OK:
                 reason = ROUTE_ARN_MISMATCH
-            decided = (policy, outcome, reason, route)
+            head, tail = line_parts(outcome, reason, method_arn=method.arn, route=route)
+            decided = (policy, outcome, reason, route, head, tail)
             if len(self._decided) >= DECISION_MEMO_LIMIT:
                 self._decided.clear()
             self._decided[key] = decided

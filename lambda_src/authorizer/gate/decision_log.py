@@ -55,18 +55,30 @@ class DecisionLog:
         detail: str | None = None,
         key_source: str | None = None,
     ) -> None:
-        arn = method_arn if isinstance(method_arn, str) else None
-        line = (
-            f'{{"event":"authorizer_decision","outcome":"{outcome}","reason":"{reason}",'
-            f'"sub":{_field(sub)},"kid":{_field(kid)},"method_arn":{_field(arn)}'
-        )
-        if route is not None:
-            line += f',"route":{_field(route)}'
+        head, tail = line_parts(outcome, reason, method_arn=method_arn, route=route)
         if detail is not None:
-            line += f',"detail":{encode_basestring_ascii(detail)}'
+            tail += f',"detail":{encode_basestring_ascii(detail)}'
         if key_source is not None:
-            line += f',"key_source":{_field(key_source)}'
-        self._write(line + "}\n")
+            tail += f',"key_source":{_field(key_source)}'
+        self.emit(head, sub, kid, tail)
+
+    def emit(self, head: str, sub: str | None, kid: str | None, tail: str) -> None:
+        """The line from :func:`line_parts` around this decision's ``sub`` and ``kid``.
+
+        Split so that the parts a route repeats from call to call are built once (the authorizer keeps
+        them with its memoized policy decision): the warm path then encodes only ``sub`` and ``kid``.
+        """
+        self._write(f'{head}{_field(sub)},"kid":{_field(kid)}{tail}}}\n')
 
     def event(self, name: str, fields: Mapping[str, object]) -> None:
         self._write(json.dumps({"event": name, **fields}, default=str) + "\n")
+
+
+def line_parts(outcome: str, reason: str, *, method_arn: object, route: str | None) -> tuple[str, str]:
+    """The text of a decision line before ``sub``'s value and after ``kid``'s, less the closing brace."""
+    arn = method_arn if isinstance(method_arn, str) else None
+    head = f'{{"event":"authorizer_decision","outcome":"{outcome}","reason":"{reason}","sub":'
+    tail = f',"method_arn":{_field(arn)}'
+    if route is not None:
+        tail += f',"route":{_field(route)}'
+    return head, tail

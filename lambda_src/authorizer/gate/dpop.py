@@ -246,7 +246,7 @@ class DpopGate:
             claims = parse_json_object(jws.payload)
         except (InvalidSignature, ValueError):
             return DPOP_PROOF_INVALID
-        htm, htu, iat, ath, jti = (claims.get(c) for c in ("htm", "htu", "iat", "ath", "jti"))
+        htm, htu, iat, ath, jti = map(claims.get, ("htm", "htu", "iat", "ath", "jti"))
         if (
             type(htm) is not str
             or type(htu) is not str

@@ -11,6 +11,7 @@ values are collected as sent, however many there are, so the caller can insist o
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final, NamedTuple
 
@@ -73,10 +74,15 @@ def bearer_token(event: dict[str, Any]) -> str:
     raise Rejection(MALFORMED_AUTHORIZATION)
 
 
+@functools.cache
+def _bearer_or_dpop() -> re.Pattern[str]:
+    """BEARER_OR_DPOP, compiled on first use: only a gate with DPoP on reads it."""
+    return re.compile(BEARER_OR_DPOP, SCHEME_FLAGS)
+
+
 def credentials(event: dict[str, Any]) -> Credentials:
     """The token and its scheme, ``Bearer`` or ``DPoP``; everything else as :func:`bearer_token`."""
-    # DPoP only: re compiles the pattern on first use and caches it
-    match = re.fullmatch(BEARER_OR_DPOP, _authorization(event), SCHEME_FLAGS)
+    match = _bearer_or_dpop().fullmatch(_authorization(event))
     if match is None:
         raise Rejection(MALFORMED_AUTHORIZATION)
     return Credentials(scheme=match.group(1).lower(), token=match.group(2))
@@ -105,10 +111,30 @@ def header_values(event: dict[str, Any], name: str) -> list[str]:
 
 def _authorization(event: dict[str, Any]) -> str:
     kind = event.get("type")
-    if kind == "TOKEN":
+    if kind == "REQUEST":
+        value: object = None
+        headers = event.get("headers")
+        multi = event.get("multiValueHeaders")
+        if type(headers) is not dict or type(multi) is not dict:  # both dicts: the warm path
+            headers, multi = _header_maps(event)
+        found = False
+        # One pass over each map, the length test first: lower() only runs on names that can be
+        # "authorization". Two spellings of the name, or several values, are ambiguous: refused.
+        for name, text in headers.items():
+            if type(name) is str and len(name) == 13 and name.lower() == "authorization":
+                if found:
+                    raise Rejection(MALFORMED_AUTHORIZATION)
+                value, found = text, True
+        for name, listed in multi.items():
+            if type(name) is str and len(name) == 13 and name.lower() == "authorization":
+                if not isinstance(listed, list) or len(listed) > 1:
+                    raise Rejection(MALFORMED_AUTHORIZATION)
+                if listed:
+                    if found and listed[0] != value:
+                        raise Rejection(MALFORMED_AUTHORIZATION)
+                    value, found = listed[0], True
+    elif kind == "TOKEN":
         value = event.get("authorizationToken")
-    elif kind == "REQUEST":
-        value = _authorization_header(event)
     else:
         raise Rejection(MALFORMED_EVENT)
     if value is None or value == "":
@@ -132,27 +158,3 @@ def _header_maps(event: dict[str, Any]) -> tuple[dict[object, object], dict[obje
     if multi is not None and not isinstance(multi, dict):
         raise Rejection(MALFORMED_EVENT)
     return headers or {}, multi or {}
-
-
-def _authorization_header(event: dict[str, Any]) -> object:
-    headers = event.get("headers")
-    multi = event.get("multiValueHeaders")
-    if type(headers) is not dict or type(multi) is not dict:  # both dicts: the warm path
-        headers, multi = _header_maps(event)
-    value: object = None
-    found = False
-    # One pass, and the length test first: lower() only runs on names that can be "authorization" (warm path).
-    for name, text in headers.items():
-        if type(name) is str and len(name) == 13 and name.lower() == "authorization":
-            if found:
-                raise Rejection(MALFORMED_AUTHORIZATION)
-            value, found = text, True
-    for name, listed in multi.items():
-        if type(name) is str and len(name) == 13 and name.lower() == "authorization":
-            if not isinstance(listed, list) or len(listed) > 1:
-                raise Rejection(MALFORMED_AUTHORIZATION)
-            if listed:
-                if found and listed[0] != value:
-                    raise Rejection(MALFORMED_AUTHORIZATION)
-                value, found = listed[0], True
-    return value
