@@ -15,8 +15,8 @@ allows a request that reaches another route, whatever it is evaluated against. D
 documents are shared: callers must treat them as read-only.
 """
 
-from __future__ import annotations
-
+# Annotations are not postponed (no __future__ import): typing.NamedTuple compiles every string annotation
+# when it creates a class, ~0.1 ms per class on every cold start (tests/authorizer/test_authz_imports.py).
 import re
 from collections.abc import Iterable
 from typing import Any, Final, NamedTuple, TypeVar
