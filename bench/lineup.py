@@ -116,7 +116,7 @@ def common_env(jwks_uri: str) -> dict[str, str]:
         "JWKS_URI": jwks_uri,
         "ALGORITHMS": "RS256",
         "SCOPE_RULES": json.dumps(SCOPE_RULES),
-        "RESOURCE": METHOD_ARN,
+        "RESOURCE_ARN": METHOD_ARN.rsplit("/", 2)[0],  # the API and stage, as the stack sets it
         "BENCH_METHOD_ARN": METHOD_ARN,
     }
 

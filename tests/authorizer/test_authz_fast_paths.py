@@ -23,10 +23,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate import jws
+from gate.authorizer import _inside_matcher
 from gate.errors import Rejection
 from gate.jwk import BASE64URL, JwkError, load_public_key
+from gate.policy import iam_pattern
 from gate.routes import SEGMENT, is_segment
-from gate.settings import CLAIM_NAME, SCOPE_TOKEN, is_claim_name, is_scope_token
+from gate.settings import (
+    CLAIM_NAME,
+    RESOURCE_ARN_SHAPE,
+    SCOPE_TOKEN,
+    is_claim_name,
+    is_resource_arn,
+    is_scope_token,
+)
 from gate.verify import _DIGEST_INFO_PREFIX, HEADER_MEMO_LIMIT, signature_checks
 from tests.authorizer.authz_support import Harness, KeyRing, compact
 
@@ -292,3 +301,72 @@ def test_jwk_members_are_refused_exactly_where_the_base64url_pattern_refuses(tex
         assert refused_as == "member 'x' is not base64url"
     else:
         assert refused_as != "member 'x' is not base64url"
+
+
+ARN_PIECES = [
+    "arn",
+    ":",
+    "aws",
+    "aws-cn",
+    "*",
+    "?",
+    "AWS",
+    "execute-api",
+    "us-east-1",
+    "123456789012",
+    "api1",
+    "/",
+    "prod",
+    "GET",
+    " ",
+    "\u00a0",
+    "\t",
+    "",
+    "x",
+]
+
+
+def skeleton(drawn: list[str]) -> list[str]:
+    """arn:<partition>:execute-api:<region>:<account>:<api>/<stage>, each piece drawn freely."""
+    partition, region, account, api, stage, *rest = drawn
+    return ["arn", ":", partition, ":", "execute-api", ":", region, ":", account, ":", api, "/", stage, *rest]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    pieces=st.one_of(
+        st.lists(st.sampled_from(ARN_PIECES), max_size=14),
+        st.lists(st.sampled_from(ARN_PIECES), min_size=11, max_size=11).map(skeleton),
+    )
+)
+def test_resource_arn_check_agrees_with_its_pattern(pieces: list[str]):
+    text = "".join(pieces)
+    assert is_resource_arn(text) == (re.fullmatch(RESOURCE_ARN_SHAPE, text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("resource_arn", "method_arn", "inside"),
+    [
+        (
+            "arn:aws:execute-api:us-east-1:1:api/prod",
+            "arn:aws:execute-api:us-east-1:1:api/prod/GET/orders",
+            True,
+        ),
+        ("arn:aws:execute-api:us-east-1:1:api/prod", "arn:aws:execute-api:us-east-1:1:api/prod/", True),
+        (
+            "arn:aws:execute-api:us-east-1:1:api/prod",
+            "arn:aws:execute-api:us-east-1:1:api/production/GET/",
+            False,
+        ),
+        ("arn:aws:execute-api:us-east-1:1:api/prod", "arn:aws:execute-api:us-east-1:1:api/prod", False),
+        ("arn:aws:execute-api:us-east-1:1:api/prod", "arn:aws:execute-api:us-east-1:1:api2/prod/GET/", False),
+        ("arn:aws:execute-api:*:1:api/prod", "arn:aws:execute-api:eu-west-1:1:api/prod/GET/orders", True),
+        ("arn:aws:execute-api:us-east-?:1:api/*", "arn:aws:execute-api:us-east-2:1:api/dev/GET/x", True),
+        ("arn:aws:execute-api:us-east-?:1:api/*", "arn:aws:execute-api:us-west-2:1:api/dev/GET/x", False),
+    ],
+)
+def test_inside_the_api_agrees_with_iam_matching(resource_arn: str, method_arn: str, inside: bool):
+    matcher = _inside_matcher(resource_arn)
+    assert matcher is not None
+    assert bool(matcher(method_arn)) is inside
+    assert (iam_pattern([resource_arn + "/*"]).fullmatch(method_arn) is not None) is inside

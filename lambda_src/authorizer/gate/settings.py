@@ -77,7 +77,10 @@ ASSUMED_MAX_PREFIX: Final = 200
 MAX_LEEWAY_SECONDS: Final = 3600.0
 MAX_TIMEOUT_SECONDS: Final = 30.0
 
-_RESOURCE_ARN_SHAPE: Final = re.compile(r"arn:[a-z*?-]+:execute-api:[^:/\s]*:[^:/\s]*:[^:/\s]+/[^/\s]+")
+# RESOURCE_ARN's shape as a pattern; is_resource_arn checks it by hand (read once per cold start, not worth
+# compiling a regex for), and tests/authorizer/test_authz_fast_paths.py holds the two equal.
+RESOURCE_ARN_SHAPE: Final = r"arn:[a-z*?-]+:execute-api:[^:/\s]*:[^:/\s]*:[^:/\s]+/[^/\s]+"
+_PARTITION_CHARACTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyz*?-")
 # RFC 6749 section 3.3 scope-token, and a claim name (printable ASCII, no space). Patterns as text, checked as
 # character sets: no regex compiled at import (a cold start cost); tests hold the two equal.
 SCOPE_TOKEN: Final = r"[\x21\x23-\x5b\x5d-\x7e]+"  # noqa: S105 - a pattern, not a secret
@@ -107,6 +110,24 @@ _DYNAMODB_TABLE: Final = r"(arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/)
 
 
 ClaimValue = str | int | float | bool
+
+
+def is_resource_arn(text: str) -> bool:
+    """Whether ``text`` fully matches RESOURCE_ARN_SHAPE: an API stage ARN, arn:...:<api>/<stage>."""
+    if any(map(str.isspace, text)):
+        return False
+    head, slash, stage = text.partition("/")
+    fields = head.split(":")
+    return (
+        bool(slash and stage)
+        and "/" not in stage
+        and len(fields) == 6
+        and fields[0] == "arn"
+        and bool(fields[1])
+        and _PARTITION_CHARACTERS.issuperset(fields[1])
+        and fields[2] == "execute-api"
+        and bool(fields[5])
+    )
 
 
 def is_scope_token(text: str) -> bool:
@@ -346,7 +367,7 @@ def _resource_arn(env: Mapping[str, str]) -> str | None:
     arn = _optional(env, "RESOURCE_ARN")
     if arn is None:
         return None
-    if len(arn) > ASSUMED_MAX_PREFIX or not _RESOURCE_ARN_SHAPE.fullmatch(arn):
+    if len(arn) > ASSUMED_MAX_PREFIX or not is_resource_arn(arn):
         raise ConfigError(
             "RESOURCE_ARN",
             f"expected arn:<partition>:execute-api:<region>:<account>:<apiId>/<stage> "
