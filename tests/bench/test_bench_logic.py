@@ -4,8 +4,10 @@ parsing, the bad-signature token and the counting JWKS server. No timing is meas
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import shutil
+import sys
 import types
 import urllib.request
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from bench import bundle, chart, cold, dpop, sizing, verdicts
 from bench.bundle import BundleResult
 from bench.cold import ImportTime, parse_importtime
+from bench.contenders import LambdaStdout, quiet_output
 from bench.evidence import Hotspot
 from bench.fixtures import (
     METHOD_ARN,
@@ -388,3 +391,25 @@ def test_a_cdk_out_asset_counts_only_if_it_matches_the_source_and_the_pins(tmp_p
     (asset / "pyjwt-2.15.1.dist-info").rmdir()
     (source / "gate" / "__init__.py").write_text("VERSION = 2\n")
     assert not bundle.is_current(asset, source)
+
+
+def test_timed_batches_write_stdout_as_lambda_does_one_flush_per_write() -> None:
+    class Recording(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    stream = Recording()
+    stdout = LambdaStdout(stream)
+    assert stdout.write('{"event":"authorizer_decision"}\n') == 32
+    assert stdout.write("x") == 1
+    assert (stream.getvalue(), stream.flushes) == ('{"event":"authorizer_decision"}\nx', 2)
+    assert stdout.closed is False  # everything else is the wrapped stream's
+
+
+def test_quiet_output_installs_the_lambda_stdout_and_restores_the_original() -> None:
+    original = sys.stdout
+    with quiet_output():
+        assert isinstance(sys.stdout, LambdaStdout)
+    assert sys.stdout is original
