@@ -146,10 +146,6 @@ def test_a_key_source_variable_loads_its_module_and_is_validated(
     )
 
 
-# gate.keys keeps postponed annotations: they name types it imports only for type checking (cold start).
-POSTPONED_ANNOTATIONS_ALLOWED = {"gate.keys"}
-
-
 def test_cold_path_modules_with_named_tuples_do_not_postpone_annotations(rs256_cold_start: dict[str, object]):
     # typing.NamedTuple compiles each string annotation when it builds the class: with
     # "from __future__ import annotations" every such class costs a cold start ~0.1 ms more.
@@ -167,6 +163,6 @@ def test_cold_path_modules_with_named_tuples_do_not_postpone_annotations(rs256_c
         postponed = any(
             isinstance(node, ast.ImportFrom) and node.module == "__future__" for node in tree.body
         )
-        if named_tuples and postponed and name not in POSTPONED_ANNOTATIONS_ALLOWED:
+        if named_tuples and postponed:
             offending.append(name)
     assert offending == []
