@@ -118,7 +118,7 @@ class Authorizer:
         self._policies = PolicyBook(self._routes) if self._routes is not None else None
         self._qualified_principal = settings.principal_id_format == "iss#sub"
         self._resource_arn = settings.resource_arn
-        self._inside = _inside_matcher(settings.resource_arn)
+        self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
         self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
         self._decided: dict[tuple[str, int | None, str], _Decided] = {}
         self._dpop: DpopGate | None = None
@@ -262,7 +262,7 @@ class Authorizer:
 
     def _policy(self, rule: int | None, method: MethodArn, scopes: str) -> tuple[Policy, str, str | None]:
         """The policy for the request's route, the decision's reason code and the route's rule key."""
-        if self._inside is not None and not self._inside(method.arn):
+        if self._inside is not None and self._inside.fullmatch(method.arn) is None:
             return deny_all(method.prefix), RESOURCE_OUTSIDE_API, None
         prefix = self._resource_arn or method.prefix
         if self._routes is None or self._policies is None:
@@ -272,20 +272,6 @@ class Authorizer:
         policy = self._policies.policy_for(scopes, rule, method.verb, prefix)
         reason = OK if rule in self._policies.granted(scopes) else INSUFFICIENT_SCOPE
         return policy, reason, self._routes.rules[rule].key
-
-
-def _inside_matcher(resource_arn: str | None) -> Callable[[str], object] | None:
-    """What tells a method ARN under RESOURCE_ARN (IAM's ``<RESOURCE_ARN>/*``) from one outside it.
-
-    Without wildcards in RESOURCE_ARN (as the stack sets it) that is a prefix test, which needs no regex
-    compiled at cold start; with ``*`` or ``?`` it is the IAM pattern.
-    """
-    if not resource_arn:
-        return None
-    if "*" in resource_arn or "?" in resource_arn:
-        return iam_pattern([resource_arn + "/*"]).fullmatch
-    prefix = resource_arn + "/"
-    return lambda method_arn: method_arn.startswith(prefix)
 
 
 def scope_string_of(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> str:
