@@ -47,23 +47,26 @@ ONLY_FOR_OTHER_KEY_TYPES = (
 )
 
 
-def cold_start(env: dict[str, str], token: str) -> dict[str, object]:
-    child_env = {"PATH": os.environ.get("PATH", ""), **env}
-    done = subprocess.run(
+def child(env: dict[str, str], code: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh, isolated interpreter with the authorizer first on sys.path and ``env`` only."""
+    return subprocess.run(
         [
             sys.executable,
             "-I",
             "-c",
-            f"import sys; sys.path.insert(0, {str(AUTHORIZER_ROOT)!r})\n{CHILD}",
-            token,
-            method_arn(),
+            f"import sys; sys.path.insert(0, {str(AUTHORIZER_ROOT)!r})\n{code}",
+            *args,
         ],
-        env=child_env,
+        env={"PATH": os.environ.get("PATH", ""), **env},
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
+
+
+def cold_start(env: dict[str, str], token: str) -> dict[str, object]:
+    done = child(env, CHILD, token, method_arn())
     loaded: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
     return loaded
 
@@ -125,20 +128,7 @@ def test_a_key_source_variable_loads_its_module_and_is_validated(
 ):
     idp.publish(ring.rsa)
     env = base_env(idp, ALGORITHMS="RS256", PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="not-a-port")
-    child_env = {"PATH": os.environ.get("PATH", ""), **env}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            f"import sys; sys.path.insert(0, {str(AUTHORIZER_ROOT)!r})\nimport handler",
-        ],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = child(env, "import handler", check=False)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
         "gate.errors.ConfigError: PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: "
