@@ -4,6 +4,8 @@
   mutated and hand-built encodings (no DigestInfo, another hash's DigestInfo, short or wrong padding);
 * JSON objects: the scanner shortcut of gate.jws.parse_json_object against ``JSONDecoder.decode``;
 * judged headers: a Verifier that remembers the headers it accepted decides every token as one that does not;
+* memoized routes and decisions: a warm Authorizer answers every event as one whose memos are empty, and the
+  Authorization header scan agrees with the plain scan it replaced;
 * character-class rules (route segments, scope tokens, claim names, JWK members) checked without a regex,
   against their pattern text.
 """
@@ -23,7 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate import jws
+from gate.authorizer import ROUTE_MEMO_LIMIT
 from gate.errors import Rejection
+from gate.events import _authorization
 from gate.jwk import BASE64URL, JwkError, load_public_key
 from gate.policy import iam_pattern, iam_regex
 from gate.routes import SEGMENT, is_segment
@@ -36,7 +40,7 @@ from gate.settings import (
     is_scope_token,
 )
 from gate.verify import _DIGEST_INFO_PREFIX, HEADER_MEMO_LIMIT, signature_checks
-from tests.authorizer.authz_support import Harness, KeyRing, compact
+from tests.authorizer.authz_support import API_PREFIX, Harness, KeyRing, MakeHarness, compact, request_event
 
 TokenFor = Callable[..., str]
 PROPERTY = settings(
@@ -384,3 +388,164 @@ def test_iam_matching_without_a_regex_agrees_with_the_regex(resources: list[str]
     assert (iam_pattern(resources).fullmatch(text) is not None) == (
         iam_regex(resources).fullmatch(text) is not None
     )
+
+
+# Memoized routes and decisions (gate/authorizer.py): a warm authorizer answers every event exactly as one
+# whose memos are empty, whatever the scope claims hold (values of different types that compare equal, 1 and
+# True, share a memo key) and whatever odd values the event's routing fields hold.
+
+MEMO_RULES = json.dumps(
+    {"GET /orders": "orders:read", "GET /orders/*": "orders:read orders:write", "* /admin": "admin"}
+)
+ROUTED = [
+    ("GET", "/orders", "/orders"),
+    ("GET", "/orders/7", "/orders/{proxy+}"),
+    ("POST", "/admin", "/admin"),
+    ("GET", "/elsewhere", "/elsewhere"),
+]
+SCOPE_VALUES = st.sampled_from(
+    [
+        "orders:read",
+        "orders:read orders:write",
+        "admin orders:read",
+        "",
+        " ",
+        ["orders:read"],
+        ["orders:write", "orders:read"],
+        ["admin", 5],
+        [],
+        1,
+        1.0,
+        True,
+        False,
+        0,
+        None,
+        {"orders:read": True},
+    ]
+)
+
+
+def answer(harness: Harness, event: object) -> tuple[object, str]:
+    """The response (or the rejection's reason) and the decision line; any other exception fails the test."""
+    try:
+        result: object = harness.authorizer.handle(event)
+    except Rejection as rejection:
+        result = ("rejected", rejection.reason)
+    return result, harness.log[-1]
+
+
+def forget(harness: Harness) -> None:
+    harness.authorizer._routed.clear()
+    harness.authorizer._decided.clear()
+
+
+@PROPERTY
+@given(
+    picks=st.lists(
+        st.tuples(SCOPE_VALUES, SCOPE_VALUES, st.sampled_from(ROUTED), st.booleans()), min_size=1, max_size=6
+    )
+)
+def test_a_warm_authorizer_decides_as_a_fresh_one(
+    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor, picks: list[tuple[Any, Any, Any, bool]]
+):
+    harness = make_harness(SCOPE_RULES=MEMO_RULES)
+    for scope, scp, (verb, path, resource), as_token_event in picks:
+        token = token_for(ring.rsa, scope=scope, scp=scp)
+        event = request_event(token, verb, path, resource)
+        if as_token_event:
+            event = {
+                "type": "TOKEN",
+                "authorizationToken": f"Bearer {token}",
+                "methodArn": event["methodArn"],
+            }
+        remembered = answer(harness, event)
+        forget(harness)
+        assert answer(harness, event) == remembered
+
+
+ODD_FIELDS = st.sampled_from(["TOKEN", "REQUEST", "GET", "/orders", "", None, 5, True, ["REQUEST"], {"a": 1}])
+
+
+@PROPERTY
+@given(kind=ODD_FIELDS, resource=ODD_FIELDS, verb=ODD_FIELDS, arn=st.sampled_from(["ok", None, ["x"], 5]))
+def test_events_with_odd_routing_fields_get_one_answer(
+    make_harness: MakeHarness,
+    ring: KeyRing,
+    token_for: TokenFor,
+    kind: Any,
+    resource: Any,
+    verb: Any,
+    arn: Any,
+):
+    harness = make_harness(SCOPE_RULES=MEMO_RULES)
+    token = token_for(ring.rsa)
+    event = request_event(token, "GET", "/orders", "/orders")
+    event.update(type=kind, resource=resource, httpMethod=verb, authorizationToken=f"Bearer {token}")
+    if arn != "ok":
+        event["methodArn"] = arn
+    first = answer(harness, event)
+    assert answer(harness, event) == first  # the second time, from the memos where the event could be kept
+    forget(harness)
+    assert answer(harness, event) == first
+    assert len(harness.log) == 3
+
+
+def test_the_route_memo_is_bounded(harness: Harness, ring: KeyRing, token_for: TokenFor):
+    token = token_for(ring.rsa)
+    for n in range(ROUTE_MEMO_LIMIT + 5):
+        harness.call(token, arn=f"{API_PREFIX}/GET/orders/{n}")
+        assert 1 <= len(harness.authorizer._routed) <= ROUTE_MEMO_LIMIT
+
+
+# The Authorization header scan (gate/events.py) skips names that are not strings without testing each
+# name's type: held to the plain scan it replaced.
+
+
+def plain_authorization(headers: dict[Any, object], multi: dict[Any, object]) -> str:
+    value: object = None
+    found = False
+    for name, text in headers.items():
+        if type(name) is str and name.lower() == "authorization":
+            if found:
+                raise Rejection("malformed_authorization")
+            value, found = text, True
+    for name, listed in multi.items():
+        if type(name) is str and name.lower() == "authorization":
+            if not isinstance(listed, list) or len(listed) > 1:
+                raise Rejection("malformed_authorization")
+            if listed:
+                if found and listed[0] != value:
+                    raise Rejection("malformed_authorization")
+                value, found = listed[0], True
+    if value is None or value == "":
+        raise Rejection("missing_token")
+    if not isinstance(value, str):
+        raise Rejection("malformed_event")
+    return value
+
+
+ODD_NAMES = [5, None, ("x",) * 13, b"authorization", frozenset("authorizaton"), 13.0]
+HEADER_NAMES = st.sampled_from(
+    ["Authorization", "authorization", "AUTHORIZATION", "Cache-Control", "Host", *ODD_NAMES]
+)
+HEADER_VALUES = st.sampled_from(["Bearer a.b.c", "Bearer x.y.z", "", None, 5])
+
+
+@PROPERTY
+@given(
+    headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=4),
+    multi=st.dictionaries(
+        HEADER_NAMES,
+        st.lists(HEADER_VALUES, max_size=2) | st.sampled_from(["Bearer a.b.c", None]),
+        max_size=4,
+    ),
+)
+def test_the_authorization_scan_agrees_with_the_plain_scan(headers: dict[Any, Any], multi: dict[Any, Any]):
+    def outcome(read: Callable[[], str]) -> str:
+        try:
+            return read()
+        except Rejection as rejection:
+            return f"rejected: {rejection.reason}"
+
+    event = {"type": "REQUEST", "headers": headers, "multiValueHeaders": multi}
+    assert outcome(lambda: _authorization(event)) == outcome(lambda: plain_authorization(headers, multi))

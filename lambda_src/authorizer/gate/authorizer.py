@@ -60,11 +60,11 @@ from gate.keys import Fetch, KeySet
 from gate.policy import Policy, PolicyBook, allow_all, deny_all, iam_pattern
 from gate.routes import RouteTable
 from gate.settings import Settings
-from gate.verify import Verifier
+from gate.verify import VerifiedToken, Verifier
 
 if TYPE_CHECKING:  # imported only when configured: a gate without them never loads them (cold start)
     from gate.binding import CertificateBinding
-    from gate.dpop import DpopGate
+    from gate.dpop import DpopGate, Presented
     from gate.key_sources import KeySources
 
 # The variables gate/key_sources.py reads: with none of them set there is no key source to build, and its
@@ -78,8 +78,12 @@ _KEY_SOURCE_VARIABLES: Final = (
 
 _BASE_CONTEXT: Final = frozenset({"sub", "scope", "client_id", "iss"})
 DECISION_MEMO_LIMIT: Final = 4096
-# policy, outcome, reason, route key, and the decision line's parts around sub and kid (gate/decision_log.py)
-_Decided = tuple[Policy, str, str, str | None, str, str]
+ROUTE_MEMO_LIMIT: Final = 1024
+# the method ARN and the index of the route's rule (None: no rule, or no SCOPE_RULES)
+_Routed = tuple[MethodArn, int | None]
+# policy, scope string, outcome, reason, route key, and the decision line's parts before and after sub's value
+# (gate/decision_log.py)
+_Decided = tuple[Policy, str, str, str, str | None, str, str]
 
 
 class Authorizer:
@@ -120,7 +124,8 @@ class Authorizer:
         self._resource_arn = settings.resource_arn
         self._inside = iam_pattern([settings.resource_arn + "/*"]) if settings.resource_arn else None
         self._extra_claims = tuple(c for c in settings.context_claims if c not in _BASE_CONTEXT)
-        self._decided: dict[tuple[str, int | None, str], _Decided] = {}
+        self._routed: dict[tuple[object, ...], _Routed] = {}
+        self._decided: dict[tuple[object, ...], _Decided] = {}
         self._dpop: DpopGate | None = None
         if settings.dpop != "off":
             from gate.dpop import DpopGate  # lazily: see the TYPE_CHECKING import
@@ -131,6 +136,7 @@ class Authorizer:
             from gate.binding import CertificateBinding  # lazily: see the TYPE_CHECKING import
 
             self._certificates = CertificateBinding(settings.mtls_bound_tokens)
+        self._binds_senders = self._dpop is not None or self._certificates is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **options: Any) -> Authorizer:
@@ -150,33 +156,45 @@ class Authorizer:
         return self._keys.prefetch()
 
     def handle(self, event: object) -> dict[str, Any]:
-        arn = event.get("methodArn") if isinstance(event, dict) else None
         try:
             if not isinstance(event, dict):
                 raise Rejection(MALFORMED_EVENT)
-            method = method_arn_of(event)
-            rule = self._rule_of(event, method)
+            # The route memo's lookup (see _route_of), here rather than in a call: this is the warm path.
+            try:
+                routed = self._routed.get(
+                    (
+                        event.get("type"),
+                        event.get("methodArn"),
+                        event.get("resource"),
+                        event.get("httpMethod"),
+                    )
+                )
+            except TypeError:  # a list or an object among them: decided (and refused, or not) by _route_of
+                routed = None
+            method, rule = routed if routed is not None else self._route_of(event)
             dpop = self._dpop
             presented = dpop.presented(event) if dpop is not None else None
-            token = presented.token if presented is not None else bearer_token(event)
-            verified = self._verifier.verify(token)
-            if self._certificates is not None:
-                self._certificates.check(event, verified)
-            if dpop is not None and presented is not None:
-                dpop.check(presented, event, method.verb, verified)
+            verified = self._verifier.verify(bearer_token(event) if presented is None else presented.token)
+            if self._binds_senders:
+                self._check_sender(event, method, verified, presented)
         except Rejection as rejection:
             self._log.decision(
                 "unauthorized",
                 rejection.reason,
                 sub=rejection.sub,
                 kid=rejection.kid,
-                method_arn=arn,
+                method_arn=_logged_arn(event),
                 key_source=rejection.key_source,
             )
             raise
         except KeysUnavailable as failure:
             self._log.decision(
-                "error", KEYS_UNAVAILABLE, sub=None, kid=failure.kid, method_arn=arn, detail=failure.detail
+                "error",
+                KEYS_UNAVAILABLE,
+                sub=None,
+                kid=failure.kid,
+                method_arn=_logged_arn(event),
+                detail=failure.detail,
             )
             raise
         except ReplayStoreUnavailable as failure:
@@ -185,17 +203,23 @@ class Authorizer:
                 DPOP_REPLAY_STORE_UNAVAILABLE,
                 sub=failure.sub,
                 kid=failure.kid,
-                method_arn=arn,
+                method_arn=_logged_arn(event),
                 detail=failure.detail,
             )
             raise
-        claims = verified.claims
-        scope_string = scope_string_of(claims, self._scope_claims)
-        policy, outcome, reason, route, head, tail = self._decide(rule, method, scope_string)
+        claims, kid, sub, key_source = verified
+        # The decision memo's lookup (see _decide), here rather than in a call: this is the warm path.
+        key = (method.arn, rule, kid, *map(claims.get, self._scope_claims))
+        try:
+            decided = self._decided.get(key)
+        except TypeError:  # a list of scopes cannot key a dict: decided afresh each time
+            decided = None
+        if decided is None:
+            decided = self._decide(key, method, rule, claims)
+        policy, scope_string, outcome, reason, route, head, rest = decided
         client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
             client_id = ""
-        sub = verified.sub
         context: dict[str, str | int | float | bool] = {
             "sub": sub or "",
             "scope": scope_string,
@@ -206,17 +230,11 @@ class Authorizer:
             value = claims.get(name)
             if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
                 context[name] = value
-        if verified.key_source is None:
-            self._log.emit(head, sub, verified.kid, tail)
+        if key_source is None:
+            self._log.emit(head, sub, rest)
         else:
             self._log.decision(
-                outcome,
-                reason,
-                sub=sub,
-                kid=verified.kid,
-                method_arn=method.arn,
-                route=route,
-                key_source=verified.key_source,
+                outcome, reason, sub=sub, kid=kid, method_arn=method.arn, route=route, key_source=key_source
             )
         principal = sub or client_id or "unknown"
         return {
@@ -225,12 +243,35 @@ class Authorizer:
             "context": context,
         }
 
-    def _rule_of(self, event: dict[str, Any], method: MethodArn) -> int | None:
-        """The SCOPE_RULES entry (index) of the route the request reaches; None if it has none.
+    def _route_of(self, event: dict[str, Any]) -> _Routed:
+        """The method ARN, and the SCOPE_RULES entry (index) of the route the request reaches, None if none.
 
         REQUEST events name the resource API Gateway selected; TOKEN events are routed by the method
-        ARN's path under the same rules (gate/routes.py).
+        ARN's path under the same rules (gate/routes.py). Memoized (``handle`` looks it up) by the event
+        fields that decide it, as a container sees the same few routes again and again: only events that
+        pass are remembered, and the memo is bounded because those fields come from callers.
         """
+        method = method_arn_of(event)
+        routed = (method, self._rule_of(event, method))
+        key = (event.get("type"), event.get("methodArn"), event.get("resource"), event.get("httpMethod"))
+        try:
+            if len(self._routed) >= ROUTE_MEMO_LIMIT:
+                self._routed.clear()
+            self._routed[key] = routed
+        except TypeError:  # a list or an object among them (a TOKEN event may carry anything): not remembered
+            pass
+        return routed
+
+    def _check_sender(
+        self, event: dict[str, Any], method: MethodArn, verified: VerifiedToken, presented: Presented | None
+    ) -> None:
+        """The sender constraints (issue 12) on a token that verified: certificate binding, then DPoP."""
+        if self._certificates is not None:
+            self._certificates.check(event, verified)
+        if self._dpop is not None and presented is not None:
+            self._dpop.check(presented, event, method.verb, verified)
+
+    def _rule_of(self, event: dict[str, Any], method: MethodArn) -> int | None:
         if self._routes is None:
             return None
         if event.get("type") != "REQUEST":
@@ -240,24 +281,33 @@ class Authorizer:
             raise Rejection(MALFORMED_EVENT)
         return self._routes.for_resource(resource, verb)
 
-    def _decide(self, rule: int | None, method: MethodArn, scopes: str) -> _Decided:
-        """Policy, outcome, reason and route key for this request ARN, route and scope string.
+    def _decide(
+        self, key: tuple[object, ...], method: MethodArn, rule: int | None, claims: dict[str, Any]
+    ) -> _Decided:
+        """Policy, scope string, outcome, reason, route key and decision line parts for this request.
 
-        Memoized: the inputs fully determine the result, and the warm path then costs one dict lookup
-        instead of building a policy and matching its patterns. Bounded: ARNs and scopes come from callers.
+        Memoized by ``handle`` under ``key``: the request ARN, the rule, the kid (it is in the line) and the
+        values of SCOPE_CLAIMS, which together determine everything here. The scope string depends on those
+        values alone; the only values of different types that compare equal (1, 1.0 and True; a property
+        test covers them) are all not scopes. The warm path then costs one dict lookup instead of building
+        a policy and matching its patterns. Bounded: ARNs and scopes come from callers.
         """
-        key = (method.arn, rule, scopes)
-        decided = self._decided.get(key)
-        if decided is None:
-            policy, reason, route = self._policy(rule, method, scopes)
-            outcome = "allow" if policy.allows(method.arn) else "deny"
-            if outcome == "deny" and reason == OK:
-                reason = ROUTE_ARN_MISMATCH
-            head, tail = line_parts(outcome, reason, method_arn=method.arn, route=route)
-            decided = (policy, outcome, reason, route, head, tail)
+        scope_string = scope_string_of(claims, self._scope_claims)
+        policy, reason, route = self._policy(rule, method, scope_string)
+        outcome = "allow" if policy.allows(method.arn) else "deny"
+        if outcome == "deny" and reason == OK:
+            reason = ROUTE_ARN_MISMATCH
+        kid = key[2]
+        head, rest = line_parts(
+            outcome, reason, kid=kid if type(kid) is str else None, method_arn=method.arn, route=route
+        )
+        decided = (policy, scope_string, outcome, reason, route, head, rest)
+        try:
             if len(self._decided) >= DECISION_MEMO_LIMIT:
                 self._decided.clear()
             self._decided[key] = decided
+        except TypeError:  # a list of scopes: see handle
+            pass
         return decided
 
     def _policy(self, rule: int | None, method: MethodArn, scopes: str) -> tuple[Policy, str, str | None]:
@@ -272,6 +322,10 @@ class Authorizer:
         policy = self._policies.policy_for(scopes, rule, method.verb, prefix)
         reason = OK if rule in self._policies.granted(scopes) else INSUFFICIENT_SCOPE
         return policy, reason, self._routes.rules[rule].key
+
+
+def _logged_arn(event: object) -> object:
+    return event.get("methodArn") if isinstance(event, dict) else None
 
 
 def scope_string_of(claims: dict[str, Any], scope_claims: tuple[str, ...]) -> str:

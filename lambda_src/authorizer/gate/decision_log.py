@@ -55,30 +55,34 @@ class DecisionLog:
         detail: str | None = None,
         key_source: str | None = None,
     ) -> None:
-        head, tail = line_parts(outcome, reason, method_arn=method_arn, route=route)
+        head, rest = line_parts(outcome, reason, kid=kid, method_arn=method_arn, route=route)
         if detail is not None:
-            tail += f',"detail":{encode_basestring_ascii(detail)}'
+            rest += f',"detail":{encode_basestring_ascii(detail)}'
         if key_source is not None:
-            tail += f',"key_source":{_field(key_source)}'
-        self.emit(head, sub, kid, tail)
+            rest += f',"key_source":{_field(key_source)}'
+        self.emit(head, sub, rest)
 
-    def emit(self, head: str, sub: str | None, kid: str | None, tail: str) -> None:
-        """The line from :func:`line_parts` around this decision's ``sub`` and ``kid``.
+    def emit(self, head: str, sub: str | None, rest: str) -> None:
+        """The line from :func:`line_parts` around this decision's ``sub``.
 
-        Split so that the parts a route repeats from call to call are built once (the authorizer keeps
-        them with its memoized policy decision): the warm path then encodes only ``sub`` and ``kid``.
+        Split so that the parts that repeat from call to call are built once (the authorizer keeps them with
+        its memoized policy decision): the warm path then encodes only ``sub``.
         """
-        self._write(f'{head}{_field(sub)},"kid":{_field(kid)}{tail}}}\n')
+        # _field inlined for the usual sub (the warm path); the line is the same either way
+        field = encode_basestring_ascii(sub) if sub and len(sub) <= MAX_FIELD else _field(sub)
+        self._write(f"{head}{field}{rest}}}\n")
 
     def event(self, name: str, fields: Mapping[str, object]) -> None:
         self._write(json.dumps({"event": name, **fields}, default=str) + "\n")
 
 
-def line_parts(outcome: str, reason: str, *, method_arn: object, route: str | None) -> tuple[str, str]:
-    """The text of a decision line before ``sub``'s value and after ``kid``'s, less the closing brace."""
+def line_parts(
+    outcome: str, reason: str, *, kid: str | None, method_arn: object, route: str | None
+) -> tuple[str, str]:
+    """The text of a decision line before ``sub``'s value and after it, less the closing brace."""
     arn = method_arn if isinstance(method_arn, str) else None
     head = f'{{"event":"authorizer_decision","outcome":"{outcome}","reason":"{reason}","sub":'
-    tail = f',"method_arn":{_field(arn)}'
+    rest = f',"kid":{_field(kid)},"method_arn":{_field(arn)}'
     if route is not None:
-        tail += f',"route":{_field(route)}'
-    return head, tail
+        rest += f',"route":{_field(route)}'
+    return head, rest

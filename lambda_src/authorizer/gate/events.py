@@ -36,26 +36,14 @@ class MethodArn(NamedTuple):
     path: str  # the request path, "/" for the root
 
 
-# Parsed method ARNs by their exact text: a container sees the same few routes again and again (warm path).
-_ARNS: Final[dict[str, MethodArn]] = {}
-_ARN_MEMO_LIMIT: Final = 1024
-
-
 def method_arn_of(event: dict[str, Any]) -> MethodArn:
     arn = event.get("methodArn")
     if type(arn) is not str:
         raise Rejection(MALFORMED_EVENT)
-    parsed = _ARNS.get(arn)
-    if parsed is not None:
-        return parsed
     match = _METHOD_ARN.fullmatch(arn)
     if match is None:
         raise Rejection(MALFORMED_EVENT)
-    parsed = MethodArn(arn=arn, prefix=match.group(1), verb=match.group(2), path=match.group(3))
-    if len(_ARNS) >= _ARN_MEMO_LIMIT:  # paths come from callers: bound the memo instead of trusting them
-        _ARNS.clear()
-    _ARNS[arn] = parsed
-    return parsed
+    return MethodArn(arn=arn, prefix=match.group(1), verb=match.group(2), path=match.group(3))
 
 
 class Credentials(NamedTuple):
@@ -65,10 +53,11 @@ class Credentials(NamedTuple):
 
 def bearer_token(event: dict[str, Any]) -> str:
     # Equivalent to re.fullmatch(BEARER, value, SCHEME_FLAGS) (a test holds them to each other) without a
-    # regex pass over the token.
+    # regex pass over the token; the usual spelling of the scheme is recognised without lower-casing it.
     value = _authorization(event)
-    scheme = value[:6]
-    if len(value) > 7 and value[6] == " " and scheme.isascii() and scheme.lower() == "bearer":
+    if value.startswith("Bearer ") or (
+        len(value) > 7 and value[6] == " " and value[:6].isascii() and value[:6].lower() == "bearer"
+    ):
         token = value[7:].lstrip(" ")
         if token and " " not in token:
             return token
@@ -119,21 +108,27 @@ def _authorization(event: dict[str, Any]) -> str:
         if type(headers) is not dict or type(multi) is not dict:  # both dicts: the warm path
             headers, multi = _header_maps(event)
         found = False
-        # One pass over each map, the length test first: lower() only runs on names that can be
+        # One pass over each map's names, the length test first: lower() only runs on names that can be
         # "authorization". Two spellings of the name, or several values, are ambiguous: refused.
-        for name, text in headers.items():
-            if type(name) is str and len(name) == 13 and name.lower() == "authorization":
-                if found:
-                    raise Rejection(MALFORMED_AUTHORIZATION)
-                value, found = text, True
-        for name, listed in multi.items():
-            if type(name) is str and len(name) == 13 and name.lower() == "authorization":
-                if not isinstance(listed, list) or len(listed) > 1:
-                    raise Rejection(MALFORMED_AUTHORIZATION)
-                if listed:
-                    if found and listed[0] != value:
+        try:
+            for name in headers:
+                if len(name) == 13 and type(name) is str and name.lower() == "authorization":
+                    if found:
                         raise Rejection(MALFORMED_AUTHORIZATION)
-                    value, found = listed[0], True
+                    value, found = headers[name], True
+            for name in multi:
+                if len(name) == 13 and type(name) is str and name.lower() == "authorization":
+                    listed = multi[name]
+                    if type(listed) is not list or len(listed) > 1:
+                        raise Rejection(MALFORMED_AUTHORIZATION)
+                    if listed:
+                        if found and listed[0] != value:
+                            raise Rejection(MALFORMED_AUTHORIZATION)
+                        value, found = listed[0], True
+        except TypeError:  # a name without a length (never from API Gateway): names that are not strings
+            return _authorization(
+                {"type": kind, "headers": _named(headers), "multiValueHeaders": _named(multi)}
+            )
     elif kind == "TOKEN":
         value = event.get("authorizationToken")
     else:
@@ -145,13 +140,19 @@ def _authorization(event: dict[str, Any]) -> str:
     return value
 
 
+def _named(headers: dict[Any, object]) -> dict[Any, object]:
+    """``headers`` without the names that are not strings: those are skipped, they cannot name a header."""
+    return {name: value for name, value in headers.items() if type(name) is str}
+
+
 def _string(value: object) -> str:
     if not isinstance(value, str):
         raise Rejection(MALFORMED_EVENT)
     return value
 
 
-def _header_maps(event: dict[str, Any]) -> tuple[dict[object, object], dict[object, object]]:
+# Names are Any: a hand-built event may hold any key, and _authorization's scan relies on len() raising.
+def _header_maps(event: dict[str, Any]) -> tuple[dict[Any, object], dict[Any, object]]:
     headers = event.get("headers")
     multi = event.get("multiValueHeaders")
     if headers is not None and not isinstance(headers, dict):

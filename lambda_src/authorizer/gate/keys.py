@@ -165,6 +165,8 @@ class KeySet:
         self._lock = allocate_lock()
         self._by_kid: dict[str, tuple[VerificationKey, ...]] = {}
         self._lone: VerificationKey | None = None  # the only key, for tokens without kid
+        # _pick's choice for each (kid, alg) it accepts, kid None for the lone key: the warm path's lookup
+        self._chosen: dict[tuple[str | None, str], VerificationKey] = {}
         self._fetched_at: float | None = None
         self._last_attempt: float | None = None  # any fetch: after a failure, paces the next refresh
         self._last_unknown_kid_refetch: float | None = None  # opens the penalty box
@@ -186,10 +188,10 @@ class KeySet:
         """The trusted key for ``kid`` that may verify ``alg``; Rejection or KeysUnavailable otherwise."""
         fetched_at = self._fetched_at
         if fetched_at is not None and 0 <= self._clock() - fetched_at < self._fresh_for:
-            candidates = self._by_kid.get(kid, ()) if kid is not None else self._candidates(None)
-            if candidates:
-                return _pick(candidates, kid, alg)
-        return self._key_after_refresh(kid, alg)
+            key = self._chosen.get((kid, alg))
+            if key is not None:
+                return key
+        return self._key_after_refresh(kid, alg)  # also says why there is none (unknown kid, other alg)
 
     def prefetch(self) -> bool:
         """Fetch now (cold start). A failure leaves no cooldown behind, so the first request retries.
@@ -245,6 +247,7 @@ class KeySet:
         if self._fetched_at is not None:
             self._report("jwks_expired", {"detail": "max stale age exceeded; cached keys dropped"})
         self._by_kid, self._lone, self._fetched_at, self._parsed = {}, None, None, {}
+        self._chosen = {}
 
     def _refresh(self, now: float) -> bool:
         self._last_attempt = now
@@ -266,6 +269,7 @@ class KeySet:
                 by_kid.setdefault(key.kid, []).append(key)
         self._by_kid = {kid: tuple(group) for kid, group in by_kid.items()}
         self._lone = keys[0] if len(keys) == 1 else None
+        self._chosen = _choices(self._by_kid, self._lone)
         self._fetched_at = now
         self._last_attempt_ok = True
         self._ever_fetched = True
@@ -371,6 +375,20 @@ class KeySet:
         raise KeysUnavailable(
             f"kid {kid!r} is not in the key snapshot and refreshing fails: {self._last_error}", kid=kid
         )
+
+
+def _choices(
+    by_kid: dict[str, tuple[VerificationKey, ...]], lone: VerificationKey | None
+) -> dict[tuple[str | None, str], VerificationKey]:
+    """The key _pick chooses for every (kid, alg) it does not refuse."""
+    groups: list[tuple[str | None, tuple[VerificationKey, ...]]] = [*by_kid.items()]
+    if lone is not None:
+        groups.append((None, (lone,)))
+    return {
+        (kid, alg): _pick(group, kid, alg)
+        for kid, group in groups
+        for alg in sorted({alg for key in group for alg in key.algorithms})
+    }
 
 
 def _pick(candidates: tuple[VerificationKey, ...], kid: str | None, alg: str) -> VerificationKey:

@@ -49,6 +49,7 @@ from gate.keys import KeySet
 from gate.settings import Settings
 
 _ABSENT: Final = object()
+_new_tuple: Final = tuple.__new__
 SignatureCheck = Callable[[Any, bytes, bytes], None]  # raises InvalidSignature
 
 
@@ -204,7 +205,8 @@ class Verifier:
         except Rejection as rejection:
             rejection.key_source = key.source  # the decision line says which keys judged the token
             raise
-        return VerifiedToken(claims, kid, sub, key.source)  # positionally: the warm path
+        # tuple.__new__ skips the Python-level __new__ that NamedTuple generates (the warm path): same object
+        return _new_tuple(VerifiedToken, (claims, kid, sub, key.source))
 
     def _judge_header(self, header: dict[str, Any]) -> _Header:
         """The header's kid, alg and signature check, or Rejection; remembered when it passes.
