@@ -227,9 +227,9 @@ def _method(results: Results) -> list[str]:
         "check signature, expiry, issuer and audience; handler.handler also applies scope rules and builds "
         "the per-route policy.",
         "- Events: handler.handler gets the REQUEST event the stack's authorizer receives (`GET /orders`, "
-        "resource `/orders`, the bearer token in `headers` and `multiValueHeaders`), warm, cold and "
-        "rejected alike; the PyJWT reference and the Node.js peers get the TOKEN event they were written "
-        "for.",
+        "resource `/orders`, the bearer token in `headers` and `multiValueHeaders` among the eight other "
+        "headers a regional endpoint passes on), warm, cold and rejected alike; the PyJWT reference "
+        "and the Node.js peers get the TOKEN event they were written for.",
         "- The limit: one `cryptography` PKCS#1 v1.5 SHA-256 verify with a loaded key plus base64url and "
         "JSON parsing of header and payload. The floor: a fresh Python that imports `cryptography`, "
         "fetches the JWKS with `urllib`, loads the key and does that once.",

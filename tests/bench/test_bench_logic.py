@@ -343,8 +343,19 @@ def test_the_gate_is_timed_on_the_request_event_the_deployed_authorizer_receives
     assert seen == [request_event("t1"), request_event("t2")]
     event = seen[0]
     assert (event["type"], event["httpMethod"], event["resource"]) == ("REQUEST", "GET", "/orders")
-    assert event["headers"] == {"Authorization": "Bearer t1"}
-    assert event["multiValueHeaders"] == {"Authorization": ["Bearer t1"]}
+    # the headers a regional endpoint passes on, not Authorization alone: the gate reads every header name
+    assert event["headers"] == {
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate, br",
+        "Host": "benchapi.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "bench-client/1.0",
+        "X-Amzn-Trace-Id": "Root=1-67a0c0de-0123456789abcdef01234567",
+        "X-Forwarded-For": "203.0.113.9",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+        "Authorization": "Bearer t1",
+    }
+    assert event["multiValueHeaders"] == {name: [value] for name, value in event["headers"].items()}
     assert event["requestContext"]["resourcePath"] == "/orders"
 
 
