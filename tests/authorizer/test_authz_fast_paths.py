@@ -439,18 +439,25 @@ def forget(harness: Harness) -> None:
     harness.authorizer._decided.clear()
 
 
+@pytest.mark.parametrize("scope_claims", ["scope,scp", "scp", "scope,scp,roles"])  # one, two, more names
 @PROPERTY
 @given(
     picks=st.lists(
-        st.tuples(SCOPE_VALUES, SCOPE_VALUES, st.sampled_from(ROUTED), st.booleans()), min_size=1, max_size=6
+        st.tuples(SCOPE_VALUES, SCOPE_VALUES, SCOPE_VALUES, st.sampled_from(ROUTED), st.booleans()),
+        min_size=1,
+        max_size=6,
     )
 )
 def test_a_warm_authorizer_decides_as_a_fresh_one(
-    make_harness: MakeHarness, ring: KeyRing, token_for: TokenFor, picks: list[tuple[Any, Any, Any, bool]]
+    make_harness: MakeHarness,
+    ring: KeyRing,
+    token_for: TokenFor,
+    scope_claims: str,
+    picks: list[tuple[Any, Any, Any, Any, bool]],
 ):
-    harness = make_harness(SCOPE_RULES=MEMO_RULES)
-    for scope, scp, (verb, path, resource), as_token_event in picks:
-        token = token_for(ring.rsa, scope=scope, scp=scp)
+    harness = make_harness(SCOPE_RULES=MEMO_RULES, SCOPE_CLAIMS=scope_claims)
+    for scope, scp, roles, (verb, path, resource), as_token_event in picks:
+        token = token_for(ring.rsa, scope=scope, scp=scp, roles=roles)
         event = request_event(token, verb, path, resource)
         if as_token_event:
             event = {

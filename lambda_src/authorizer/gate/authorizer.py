@@ -117,6 +117,10 @@ class Authorizer:
         self._keys = self._key_sets[settings.issuer]
         self._verifier = Verifier(settings, self._key_sets, clock=clock)
         self._scope_claims = settings.scope_claims
+        # one name is read twice: the memo key keeps its shape, and the value is the same
+        self._scope_claim_pair = (
+            (*self._scope_claims, *self._scope_claims)[:2] if len(self._scope_claims) <= 2 else None
+        )
         self._client_claim = settings.audience_claim if settings.audience_claim != "aud" else "client_id"
         self._routes = RouteTable(settings.scope_rules) if settings.scope_rules is not None else None
         self._policies = PolicyBook(self._routes) if self._routes is not None else None
@@ -208,8 +212,14 @@ class Authorizer:
             )
             raise
         claims, kid, sub, key_source = verified
-        # The decision memo's lookup (see _decide), here rather than in a call: this is the warm path.
-        key = (method.arn, rule, kid, *map(claims.get, self._scope_claims))
+        # The decision memo's lookup (see _decide), here rather than in a call: this is the warm path, and one
+        # or two SCOPE_CLAIMS (the default is two) are read without building a list.
+        pair = self._scope_claim_pair
+        key: tuple[object, ...]
+        if pair is not None:
+            key = (method.arn, rule, kid, claims.get(pair[0]), claims.get(pair[1]))
+        else:
+            key = (method.arn, rule, kid, *map(claims.get, self._scope_claims))
         try:
             decided = self._decided.get(key)
         except TypeError:  # a list of scopes cannot key a dict: decided afresh each time

@@ -108,16 +108,21 @@ def _authorization(event: dict[str, Any]) -> str:
         if type(headers) is not dict or type(multi) is not dict:  # both dicts: the warm path
             headers, multi = _header_maps(event)
         found = False
-        # One pass over each map's names, the length test first: lower() only runs on names that can be
-        # "authorization". Two spellings of the name, or several values, are ambiguous: refused.
+        # One pass over each map's names, the length test first, then the usual spelling: lower() (a new
+        # string each time) only runs on other names that can be "authorization". Two spellings of the name,
+        # or several values, are ambiguous: refused.
         try:
             for name in headers:
-                if len(name) == 13 and type(name) is str and name.lower() == "authorization":
+                if len(name) == 13 and (
+                    name == "Authorization" or (type(name) is str and name.lower() == "authorization")
+                ):
                     if found:
                         raise Rejection(MALFORMED_AUTHORIZATION)
                     value, found = headers[name], True
             for name in multi:
-                if len(name) == 13 and type(name) is str and name.lower() == "authorization":
+                if len(name) == 13 and (
+                    name == "Authorization" or (type(name) is str and name.lower() == "authorization")
+                ):
                     listed = multi[name]
                     if type(listed) is not list or len(listed) > 1:
                         raise Rejection(MALFORMED_AUTHORIZATION)
