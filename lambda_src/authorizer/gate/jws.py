@@ -129,20 +129,14 @@ def split_compact(token: str) -> Segments:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise Rejection(MALFORMED_TOKEN) from None
-    segments = raw.split(b".")
-    if len(segments) != 3 or not all(segments):
+    try:
+        header_segment, payload_segment, signature_segment = raw.split(b".")
+    except ValueError:  # not three segments
+        raise Rejection(MALFORMED_TOKEN) from None
+    if not (header_segment and payload_segment and signature_segment):
         raise Rejection(MALFORMED_TOKEN)
-    header_segment, payload_segment, signature_segment = segments
     signing_input = raw[: len(header_segment) + 1 + len(payload_segment)]
     return header_segment, payload_segment, signature_segment, signing_input
-
-
-def decode_body(payload_segment: bytes, signature_segment: bytes) -> tuple[bytes, bytes]:
-    """Payload and signature, decoded (the header judged already); Rejection if not base64url."""
-    try:
-        return b64url_decode(payload_segment), b64url_decode(signature_segment)
-    except ValueError:  # binascii.Error is a ValueError
-        raise Rejection(MALFORMED_TOKEN) from None
 
 
 def decode_compact(segments: Segments) -> CompactJws:

@@ -44,7 +44,7 @@ from gate.errors import (
     UNSUPPORTED_CRIT,
     Rejection,
 )
-from gate.jws import decode_body, decode_compact, parse_json_object, split_compact
+from gate.jws import b64url_decode, decode_compact, parse_json_object, split_compact
 from gate.keys import KeySet
 from gate.settings import Settings
 
@@ -187,8 +187,11 @@ class Verifier:
                 self._headers.clear()
             self._headers[header_segment] = known
             payload, signature = jws.payload, jws.signature
-        else:
-            payload, signature = decode_body(payload_segment, signature_segment)
+        else:  # the header is judged already: decode the rest (as decode_compact does, without a call)
+            try:
+                payload, signature = b64url_decode(payload_segment), b64url_decode(signature_segment)
+            except ValueError:  # binascii.Error is a ValueError
+                raise Rejection(MALFORMED_TOKEN) from None
         kid, alg, check = known
         trust = self._only or self._key_set_by_unverified_issuer(payload, kid)
         key = trust.keys.key_for(kid, alg)
