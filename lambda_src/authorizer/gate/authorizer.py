@@ -225,7 +225,7 @@ class Authorizer:
         except TypeError:  # a list of scopes cannot key a dict: decided afresh each time
             decided = None
         if decided is None:
-            decided = self._decide(key, method, rule, claims)
+            decided = self._decide(key, method, rule, kid, claims)
         policy, scope_string, outcome, reason, route, head, rest = decided
         client_id = claims.get(self._client_claim)
         if type(client_id) is not str:
@@ -292,7 +292,12 @@ class Authorizer:
         return self._routes.for_resource(resource, verb)
 
     def _decide(
-        self, key: tuple[object, ...], method: MethodArn, rule: int | None, claims: dict[str, Any]
+        self,
+        key: tuple[object, ...],
+        method: MethodArn,
+        rule: int | None,
+        kid: str | None,
+        claims: dict[str, Any],
     ) -> _Decided:
         """Policy, scope string, outcome, reason, route key and decision line parts for this request.
 
@@ -307,10 +312,7 @@ class Authorizer:
         outcome = "allow" if policy.allows(method.arn) else "deny"
         if outcome == "deny" and reason == OK:
             reason = ROUTE_ARN_MISMATCH
-        kid = key[2]
-        head, rest = line_parts(
-            outcome, reason, kid=kid if type(kid) is str else None, method_arn=method.arn, route=route
-        )
+        head, rest = line_parts(outcome, reason, kid=kid, method_arn=method.arn, route=route)
         decided = (policy, scope_string, outcome, reason, route, head, rest)
         try:
             if len(self._decided) >= DECISION_MEMO_LIMIT:
