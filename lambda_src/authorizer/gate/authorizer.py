@@ -164,18 +164,17 @@ class Authorizer:
             if not isinstance(event, dict):
                 raise Rejection(MALFORMED_EVENT)
             # The route memo's lookup (see _route_of), here rather than in a call: this is the warm path.
+            route_key = (
+                event.get("type"),
+                event.get("methodArn"),
+                event.get("resource"),
+                event.get("httpMethod"),
+            )
             try:
-                routed = self._routed.get(
-                    (
-                        event.get("type"),
-                        event.get("methodArn"),
-                        event.get("resource"),
-                        event.get("httpMethod"),
-                    )
-                )
+                routed = self._routed.get(route_key)
             except TypeError:  # a list or an object among them: decided (and refused, or not) by _route_of
                 routed = None
-            method, rule = routed if routed is not None else self._route_of(event)
+            method, rule = routed if routed is not None else self._route_of(event, route_key)
             dpop = self._dpop
             presented = dpop.presented(event) if dpop is not None else None
             verified = self._verifier.verify(bearer_token(event) if presented is None else presented.token)
@@ -253,17 +252,17 @@ class Authorizer:
             "context": context,
         }
 
-    def _route_of(self, event: dict[str, Any]) -> _Routed:
+    def _route_of(self, event: dict[str, Any], key: tuple[object, ...]) -> _Routed:
         """The method ARN, and the SCOPE_RULES entry (index) of the route the request reaches, None if none.
 
         REQUEST events name the resource API Gateway selected; TOKEN events are routed by the method
-        ARN's path under the same rules (gate/routes.py). Memoized (``handle`` looks it up) by the event
-        fields that decide it, as a container sees the same few routes again and again: only events that
-        pass are remembered, and the memo is bounded because those fields come from callers.
+        ARN's path under the same rules (gate/routes.py). Memoized under ``key`` (``handle`` builds it from
+        the event fields that decide the route, and looks it up), as a container sees the same few routes
+        again and again: only events that pass are remembered, and the memo is bounded because those fields
+        come from callers.
         """
         method = method_arn_of(event)
         routed = (method, self._rule_of(event, method))
-        key = (event.get("type"), event.get("methodArn"), event.get("resource"), event.get("httpMethod"))
         try:
             if len(self._routed) >= ROUTE_MEMO_LIMIT:
                 self._routed.clear()
