@@ -107,9 +107,19 @@ def _tally(started: int, finished: int, outcomes: list[object]) -> BatchResult:
     return BatchResult(finished - started, len(outcomes), allowed, rejected, dict(failures))
 
 
+def as_delivered(event: Any) -> Any:
+    """``event`` as Lambda's runtime hands it to a handler: deserialized from the JSON the service sent.
+
+    Each event then holds strings of its own, as on Lambda. Events built from dict literals share their names
+    and values (the same objects, with their hashes cached) from one event to the next, which flatters any
+    handler that compares or hashes them: the gate measured about 4% faster on them.
+    """
+    return json.loads(json.dumps(event))
+
+
 class InProcessContender:
     """A Python decision function; ``event`` (if given) wraps each token in the API Gateway event the
-    contender takes, before timing."""
+    contender takes, delivered as Lambda delivers it (:func:`as_delivered`), before timing."""
 
     def __init__(
         self,
@@ -126,7 +136,7 @@ class InProcessContender:
 
     def run(self, tokens: list[str]) -> BatchResult:
         wrap = self._event
-        inputs: list[Any] = list(tokens) if wrap is None else [wrap(token) for token in tokens]
+        inputs: list[Any] = list(tokens) if wrap is None else [as_delivered(wrap(token)) for token in tokens]
         outcomes: list[object] = []
         append = outcomes.append
         decide = self._decide

@@ -229,7 +229,8 @@ def _method(results: Results) -> list[str]:
         "- Events: handler.handler gets the REQUEST event the stack's authorizer receives (`GET /orders`, "
         "resource `/orders`, the bearer token in `headers` and `multiValueHeaders` among the eight other "
         "headers a regional endpoint passes on), warm, cold and rejected alike; the PyJWT reference "
-        "and the Node.js peers get the TOKEN event they were written for.",
+        "and the Node.js peers get the TOKEN event they were written for. Python contenders get each event "
+        "deserialized from JSON, as Lambda's runtime delivers it, so no two events share a string.",
         "- The limit: one `cryptography` PKCS#1 v1.5 SHA-256 verify with a loaded key plus base64url and "
         "JSON parsing of header and payload. The floor: a fresh Python that imports `cryptography`, "
         "fetches the JWKS with `urllib`, loads the key and does that once.",
@@ -238,9 +239,10 @@ def _method(results: Results) -> list[str]:
         "second authorizer in this process with `DPOP=required` and a 600 s proof window (every proof is "
         "minted before the first round); one client key signs every proof, as a real client's does.",
         "- Python contenders run in this process with inputs built before the clock starts; "
-        "handler.handler's log lines go to /dev/null during timing. Node.js contenders run in a long-lived "
-        "worker that times its own loop (`bench/node/worker.js`); aws-jwt-verify gets an http Fetcher for "
-        "the loopback JWKS, its documented extension point, because its default fetcher accepts https only.",
+        "handler.handler writes its log lines to fd 1 as on Lambda, and fd 1 is /dev/null during timing. "
+        "Node.js contenders run in a long-lived worker that times its own loop (`bench/node/worker.js`); "
+        "aws-jwt-verify gets an http Fetcher for the loopback JWKS, its documented extension point, because "
+        "its default fetcher accepts https only.",
         "- Not a test: timings vary with the machine's load; `make test` never depends on them.",
         "",
     ]

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bench import bundle, cold, dpop, evidence, figure, readme, report, sizing, verdicts
-from bench.contenders import quiet_output
+from bench.contenders import as_delivered, quiet_output
 from bench.fixtures import TokenFactory, jwks_document, new_signing_key, request_event
 from bench.flood import run_floods
 from bench.jwks_server import JwksServer
@@ -156,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             with quiet_output():
                 spots = evidence.hotspots(
-                    lambda e: handler_module.handler(e, None), [request_event(t) for t in tokens.profile]
+                    lambda e: handler_module.handler(e, None),
+                    [as_delivered(request_event(t)) for t in tokens.profile],
                 )
-                dpop_spots = evidence.hotspots(dpop_gate, [dpop.dpop_event(r) for r in tokens.dpop_profile])
+                dpop_spots = evidence.hotspots(
+                    dpop_gate, [as_delivered(dpop.dpop_event(r)) for r in tokens.dpop_profile]
+                )
             print("unknown-kid flood", file=sys.stderr, flush=True)
             floods = run_floods(server, contenders, tokens, cooldown)
         finally:

@@ -12,6 +12,9 @@ The handler stays thin: a rejection becomes exactly ``Exception("Unauthorized")`
 401); :class:`gate.errors.KeysUnavailable` propagates unchanged (API Gateway 500
 AUTHORIZER_FAILURE), so clients never discard a good token because the identity provider is down, and
 so does :class:`gate.errors.ReplayStoreUnavailable` (DPoP's replay table cannot be reached).
+
+Decision lines go straight to file descriptor 1, where Lambda's runtime sends ``sys.stdout`` after flushing
+every write (gate/decision_log.py says why): ``print`` output and the lines still arrive in order there.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import os
 from typing import Any
 
 from gate.authorizer import Authorizer
+from gate.decision_log import fd_writer
 from gate.errors import Rejection
 
-AUTHORIZER = Authorizer.from_env(os.environ)
+AUTHORIZER = Authorizer.from_env(os.environ, write=fd_writer(1))
 AUTHORIZER.prefetch_keys()
 
 

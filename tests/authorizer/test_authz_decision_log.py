@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from gate.decision_log import DecisionLog
+from gate.decision_log import DecisionLog, fd_writer
 from gate.errors import KeysUnavailable, Rejection
 from tests.authorizer.authz_support import Harness, KeyRing, MakeHarness, method_arn
 
@@ -104,3 +105,35 @@ def test_the_default_writer_is_stdout(capsys):
     assert capsys.readouterr().out == (
         '{"event":"authorizer_decision","outcome":"allow","reason":"ok","sub":"s","kid":null,"method_arn":"arn"}\n'
     )
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    read_end, write_end = os.pipe()
+    yield read_end, write_end
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_the_fd_writer_writes_each_line_whole_to_its_descriptor(pipe: tuple[int, int]):
+    read_end, write_end = pipe
+    write = fd_writer(write_end)
+    DecisionLog(write).decision("deny", "insufficient_scope", sub="s\u00e9", kid="k", method_arn="arn")
+    DecisionLog(write).event("jwks_refresh_failed", {"issuer": "i"})
+    assert os.read(read_end, 4096) == (
+        b'{"event":"authorizer_decision","outcome":"deny","reason":"insufficient_scope","sub":"s\\u00e9",'
+        b'"kid":"k","method_arn":"arn"}\n{"event": "jwks_refresh_failed", "issuer": "i"}\n'
+    )
+
+
+def test_the_fd_writer_finishes_a_line_the_kernel_took_only_part_of(pipe: tuple[int, int]):
+    read_end, write_end = pipe
+    calls: list[int] = []
+
+    def short_write(fd: int, data: bytes) -> int:  # what write(2) may do when a signal interrupts it
+        calls.append(len(data))
+        return os.write(fd, data[:7])
+
+    fd_writer(write_end, write=short_write)("0123456789abcdefghij\n")
+    assert os.read(read_end, 4096) == b"0123456789abcdefghij\n"
+    assert calls == [21, 14, 7]

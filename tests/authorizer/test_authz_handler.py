@@ -7,6 +7,7 @@ Tokens here use the real clock, since the handler module does.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import sys
 import time
@@ -51,7 +52,7 @@ def load_handler(monkeypatch: pytest.MonkeyPatch, idp: Idp, clock: Clock) -> Ite
     sys.modules.pop("handler", None)
 
 
-def test_token_event_allowed(load_handler: LoadHandler, ring: KeyRing, token_for: TokenFor, idp: Idp, capsys):
+def test_token_event_allowed(load_handler: LoadHandler, ring: KeyRing, token_for: TokenFor, idp: Idp, capfd):
     handler = load_handler()
     response = handler.handler(event("token.json", token_for(ring.rsa)), None)
     assert response == {
@@ -64,7 +65,7 @@ def test_token_event_allowed(load_handler: LoadHandler, ring: KeyRing, token_for
         },
         "context": {"sub": "user-1", "scope": "orders:read", "client_id": "app-1", "iss": idp.issuer},
     }
-    assert json.loads(capsys.readouterr().out.splitlines()[-1])["outcome"] == "allow"
+    assert json.loads(capfd.readouterr().out.splitlines()[-1])["outcome"] == "allow"
 
 
 @pytest.mark.parametrize("name", ["request.json", "request_lowercase_header.json"])
@@ -103,12 +104,12 @@ def test_unauthorized_is_exactly_that_exception(
     assert caught.value.args == ("Unauthorized",)
 
 
-def test_expired_token_is_unauthorized(load_handler: LoadHandler, ring: KeyRing, token_for: TokenFor, capsys):
+def test_expired_token_is_unauthorized(load_handler: LoadHandler, ring: KeyRing, token_for: TokenFor, capfd):
     handler = load_handler()
     expired = token_for(ring.rsa, iat=int(time.time()) - 3600, exp=int(time.time()) - 61)
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler.handler(event("token.json", expired), None)
-    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    line = json.loads(capfd.readouterr().out.splitlines()[-1])
     assert (line["outcome"], line["reason"]) == ("unauthorized", "expired")
 
 
@@ -127,6 +128,22 @@ def test_malformed_events_are_unauthorized(load_handler: LoadHandler, broken):
     handler = load_handler()
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         handler.handler(broken, None)
+
+
+def test_decision_lines_go_to_file_descriptor_1_not_through_sys_stdout(
+    load_handler: LoadHandler, ring: KeyRing, token_for: TokenFor, capfd, monkeypatch: pytest.MonkeyPatch
+):
+    """On Lambda, sys.stdout is the runtime's flush-every-write wrapper around fd 1: the handler skips it."""
+    handler = load_handler()
+    capfd.readouterr()  # the key fetch at import logs nothing, but start from an empty capture anyway
+    replaced = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", replaced)
+    handler.handler(event("token.json", token_for(ring.rsa)), None)
+    assert replaced.getvalue() == ""
+    assert capfd.readouterr().out == (
+        '{"event":"authorizer_decision","outcome":"allow","reason":"ok","sub":"user-1","kid":"rsa-1",'
+        f'"method_arn":"{API_PREFIX}/GET/orders"}}\n'
+    )
 
 
 def test_keys_are_prefetched_at_import(

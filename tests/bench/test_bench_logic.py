@@ -341,6 +341,9 @@ def test_the_gate_is_timed_on_the_request_event_the_deployed_authorizer_receives
         result = contenders["gate"].run(["t1", "t2"])
     assert (result.calls, result.allowed) == (2, 2)
     assert seen == [request_event("t1"), request_event("t2")]
+    # deserialized, as Lambda's runtime delivers it: no string is shared with another event
+    assert seen[0]["methodArn"] is not seen[1]["methodArn"]
+    assert next(iter(seen[0]["headers"])) is not next(iter(seen[1]["headers"]))
     event = seen[0]
     assert (event["type"], event["httpMethod"], event["resource"]) == ("REQUEST", "GET", "/orders")
     # the headers a regional endpoint passes on, not Authorization alone: the gate reads every header name

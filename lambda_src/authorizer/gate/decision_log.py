@@ -19,6 +19,7 @@ lines built with
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
@@ -31,6 +32,24 @@ Write = Callable[[str], object]
 def _stdout(line: str) -> None:
     # Looked up per call so that redirected or captured stdout (tests, local runners) is honoured.
     sys.stdout.write(line)
+
+
+def fd_writer(fd: int, *, write: Callable[[int, bytes], int] = os.write) -> Write:
+    """Each line as one write(2) to ``fd``, the rest written again if the kernel took only part of it.
+
+    The lines are ASCII (gate's JSON encoding escapes the rest), so encoding them cannot fail. Output that
+    other code buffers in ``sys.stdout`` is not flushed first: on Lambda there is none (the runtime flushes
+    every write), elsewhere it may show up after a later decision line.
+    """
+
+    def write_line(line: str) -> None:
+        data = line.encode()
+        written = write(fd, data)
+        while written < len(data):  # a signal can cut a write to a pipe short
+            data = data[written:]
+            written = write(fd, data)
+
+    return write_line
 
 
 def _field(value: str | None) -> str:
