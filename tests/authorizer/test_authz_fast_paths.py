@@ -2,7 +2,8 @@
 
 * RS* signatures: recover-and-compare (gate.verify._pkcs1) against cryptography's ``key.verify``, on valid,
   mutated and hand-built encodings (no DigestInfo, another hash's DigestInfo, short or wrong padding);
-* JSON objects: the scanner shortcut of gate.jws.parse_json_object against ``JSONDecoder.decode``;
+* JSON objects: the scanner shortcut of gate.jws.parse_json_object, and its comma count in place of the
+  duplicate-name hook, against ``JSONDecoder.decode`` with the hook;
 * judged headers: a Verifier that remembers the headers it accepted decides every token as one that does not;
 * memoized routes and decisions: a warm Authorizer answers every event as one whose memos are empty, and the
   Authorization header scan agrees with the plain scan it replaced;
@@ -186,6 +187,12 @@ JSON_PIECES = [
     '{"a":{"b":1,"b":2}}',
     "x",
     "\ufeff",
+    '","',
+    '"a,b"',
+    "[1,2]",
+    '{"a":1,"b":2}',
+    '{"a":{"b":1},"c":2}',
+    '{"a":",","a":1}',
 ]
 
 
@@ -214,6 +221,54 @@ def test_json_object_shortcut_agrees_with_decode(pieces: list[str]):
     ],
 )
 def test_json_object_edge_cases(text: str, expected: object):
+    assert outcome_of(jws.parse_json_object, text.encode()) == expected
+
+
+# Objects with names from a small set (so they repeat often), nested objects and arrays, and strings with
+# commas and brackets: the cases the comma count must tell apart.
+_NAMES = st.sampled_from(["a", "b", "c"])
+_SCALARS = st.sampled_from(["1", "-2.5", "null", "true", '"x"', '","', '"a,b"', '"[,]"', '"{"', '""'])
+
+
+def _objects(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(st.tuples(_NAMES, values), max_size=4).map(
+        lambda members: "{" + ",".join(f'"{name}":{value}' for name, value in members) + "}"
+    )
+
+
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        _objects(inner), st.lists(inner, max_size=3).map(lambda xs: "[" + ",".join(xs) + "]")
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_objects(_VALUES), spacing=st.sampled_from(["", " ", "\n"]))
+def test_json_object_comma_count_agrees_with_the_duplicate_hook(text: str, spacing: str):
+    spaced = text.replace(",", spacing + "," + spacing) if spacing else text
+    for data in (text.encode(), spaced.encode()):
+        assert outcome_of(jws.parse_json_object, data) == outcome_of(reference_json_object, data)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a":1,"b":2}', ("ok", {"a": 1, "b": 2})),  # counted: one comma, two names
+        ('{"a":1,"a":2}', "ValueError"),  # one comma, one name kept: the hook decides
+        ('{"a":",","a":1}', "ValueError"),  # a comma in a string hides nothing
+        ('{"a":{"b":1,"b":2}}', "ValueError"),  # nested duplicate
+        ('{"a":{"b":1},"c":2}', ("ok", {"a": {"b": 1}, "c": 2})),  # a one-member nested object counts
+        ('{"a":"x,y"}', ("ok", {"a": "x,y"})),
+        ('{"a":[1,1],"b":2}', ("ok", {"a": [1, 1], "b": 2})),
+        ('{"a":[1],"a":2}', "ValueError"),
+        ("{}", ("ok", {})),
+        ('{"a":1,"b":2}  ,', "ValueError"),  # a comma after the object: not counted as a member
+    ],
+)
+def test_json_object_comma_count_cases(text: str, expected: object):
     assert outcome_of(jws.parse_json_object, text.encode()) == expected
 
 
