@@ -114,12 +114,13 @@ class DpopClient:
 
 
 def dpop_event(request: str) -> dict[str, Any]:
-    """The REQUEST event API Gateway sends for ``GET /orders`` with a DPoP-bound token and its proof."""
+    """The REQUEST event API Gateway sends for ``GET /orders`` with a DPoP-bound token and its proof, beside
+    the other headers of bench.fixtures.request_event."""
     token, proof = request.split(" ")
     event = request_event(token)
-    authorization = f"DPoP {token}"
-    event["headers"] = {"Authorization": authorization, "DPoP": proof}
-    event["multiValueHeaders"] = {"Authorization": [authorization], "DPoP": [proof]}
+    headers = {**event["headers"], "Authorization": f"DPoP {token}", "DPoP": proof}
+    event["headers"] = headers
+    event["multiValueHeaders"] = {name: [value] for name, value in headers.items()}
     event["requestContext"]["domainName"] = DOMAIN
     return event
 

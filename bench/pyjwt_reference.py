@@ -7,12 +7,15 @@ floor for "just use the library".
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
-Handler = Callable[[dict[str, Any], object], dict[str, Any]]
+
+class Handler(Protocol):
+    """A Lambda handler, as the runtime calls it (the bench passes ``context`` by name)."""
+
+    def __call__(self, event: dict[str, Any], context: object) -> dict[str, Any]: ...
 
 
 def make_handler(jwks_uri: str, issuer: str, audience: str) -> Handler:

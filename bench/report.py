@@ -229,8 +229,9 @@ def _method(results: Results) -> list[str]:
         "- Events: handler.handler gets the REQUEST event the stack's authorizer receives (`GET /orders`, "
         "resource `/orders`, the bearer token in `headers` and `multiValueHeaders` among the eight other "
         "headers a regional endpoint passes on), warm, cold and rejected alike; the PyJWT reference "
-        "and the Node.js peers get the TOKEN event they were written for. Python contenders get each event "
-        "deserialized from JSON, as Lambda's runtime delivers it, so no two events share a string.",
+        "and the Node.js peers get the TOKEN event they were written for, the DPoP gate the REQUEST "
+        "event with `Authorization: DPoP` and a `DPoP` header beside the same eight. Python contenders get "
+        "each event deserialized from JSON, as Lambda's runtime delivers it: no two events share a string.",
         "- The limit: one `cryptography` PKCS#1 v1.5 SHA-256 verify with a loaded key plus base64url and "
         "JSON parsing of header and payload. The floor: a fresh Python that imports `cryptography`, "
         "fetches the JWKS with `urllib`, loads the key and does that once.",
