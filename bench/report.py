@@ -239,7 +239,9 @@ def _method(results: Results) -> list[str]:
         "signature converted to DER) and parsing of the proof's header and payload. The DPoP gate is a "
         "second authorizer in this process with `DPOP=required` and a 600 s proof window (every proof is "
         "minted before the first round); one client key signs every proof, as a real client's does.",
-        "- Python contenders run in this process with inputs built before the clock starts; "
+        "- Python contenders run in this process with inputs built before the clock starts, each batch after "
+        "a full garbage collection (untimed), so it pays for collecting its own garbage and not what earlier "
+        "batches left; "
         "handler.handler writes its log lines to fd 1 as on Lambda, and fd 1 is /dev/null during timing. "
         "Node.js contenders run in a long-lived worker that times its own loop (`bench/node/worker.js`); "
         "aws-jwt-verify gets an http Fetcher for the loopback JWKS, its documented extension point, because "

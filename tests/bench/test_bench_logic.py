@@ -3,6 +3,7 @@ parsing, the bad-signature token and the counting JWKS server. No timing is meas
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import json
@@ -18,7 +19,7 @@ import pytest
 from bench import bundle, chart, cold, dpop, sizing, verdicts
 from bench.bundle import BundleResult
 from bench.cold import ImportTime, parse_importtime
-from bench.contenders import LambdaStdout, quiet_output
+from bench.contenders import InProcessContender, LambdaStdout, quiet_output
 from bench.evidence import Hotspot
 from bench.fixtures import (
     METHOD_ARN,
@@ -429,3 +430,25 @@ def test_quiet_output_installs_the_lambda_stdout_and_restores_the_original() -> 
     with quiet_output():
         assert isinstance(sys.stdout, LambdaStdout)
     assert sys.stdout is original
+
+
+def test_a_batch_starts_with_earlier_garbage_collected_outside_the_clock() -> None:
+    """Contenders share one process: a batch must not pay for collecting what earlier batches left."""
+    counts: list[int] = []
+
+    def decide(token: str) -> bool:
+        counts.append(gc.get_count()[0])
+        return True
+
+    contender = InProcessContender("c", "c", decide, event=None)
+    gc.disable()  # no automatic collection may hide a missing one
+    try:
+        leftovers: list[list[int]] = [
+            [] for _ in range(5000)
+        ]  # containers allocated since the last collection
+        result = contender.run(["t1", "t2"])
+    finally:
+        gc.enable()
+    assert len(leftovers) == 5000
+    assert result.calls == 2
+    assert counts[0] < 50  # what the batch itself allocated before its first call, not the 5000 above
