@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from gate import jws
 from gate.authorizer import ROUTE_MEMO_LIMIT
 from gate.errors import Rejection
-from gate.events import _authorization
+from gate.events import _authorization, header_values
 from gate.jwk import BASE64URL, JwkError, load_public_key
 from gate.policy import iam_pattern, iam_regex
 from gate.routes import SEGMENT, is_segment
@@ -611,3 +611,56 @@ def test_the_authorization_scan_agrees_with_the_plain_scan(headers: dict[Any, An
 
     event = {"type": "REQUEST", "headers": headers, "multiValueHeaders": multi}
     assert outcome(lambda: _authorization(event)) == outcome(lambda: plain_authorization(headers, multi))
+
+
+def plain_header_values(event: dict[str, Any], name: str) -> list[str]:
+    """header_values as it was: lower() on every name."""
+    if event.get("type") != "REQUEST":
+        return []
+    headers, multi = event.get("headers") or {}, event.get("multiValueHeaders") or {}
+    values: list[str] = []
+    for key, listed in multi.items():
+        if isinstance(key, str) and key.lower() == name:
+            if not isinstance(listed, list):
+                raise Rejection("malformed_event")
+            for value in listed:
+                if not isinstance(value, str):
+                    raise Rejection("malformed_event")
+                values.append(value)
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name:
+            if not isinstance(value, str):
+                raise Rejection("malformed_event")
+            if value not in values:
+                values.append(value)
+    return values
+
+
+def header_values_outcome(
+    values: Callable[[dict[str, Any], str], list[str]], event: dict[str, Any]
+) -> object:
+    try:
+        return values(event, "dpop")
+    except Rejection as rejection:
+        return rejection.reason
+
+
+# Spellings of DPoP, other four-letter names, and names whose lower() changes length or lands on ASCII
+_DPOP_NAMES = st.sampled_from(
+    ["DPoP", "dpop", "DPOP", "Host", "dpo", "dpopx", "\u0130dpop", "d\u0130op", "\u212a"]
+)
+_HEADER_VALUES = st.one_of(st.sampled_from(["p1", "p2"]), st.none())
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    headers=st.dictionaries(_DPOP_NAMES, _HEADER_VALUES, max_size=4),
+    multi=st.dictionaries(
+        _DPOP_NAMES, st.one_of(st.lists(_HEADER_VALUES, max_size=2), st.just("p1")), max_size=4
+    ),
+)
+def test_header_values_agrees_with_lower_on_every_name(
+    headers: dict[str, str | None], multi: dict[str, list[str | None] | str]
+):
+    event = {"type": "REQUEST", "headers": headers, "multiValueHeaders": multi}
+    assert header_values_outcome(header_values, event) == header_values_outcome(plain_header_values, event)

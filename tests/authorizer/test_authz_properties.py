@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gate.errors import KeysUnavailable, Rejection
-from gate.events import BEARER, SCHEME_FLAGS, bearer_token
+from gate.events import BEARER, BEARER_OR_DPOP, SCHEME_FLAGS, bearer_token, credentials
 from gate.jws import COMPACT, parse_compact
 from tests.authorizer.authz_support import AUDIENCE, Harness, KeyRing, MakeHarness, compact, method_arn
 
@@ -233,6 +233,48 @@ def test_bearer_parsing_agrees_with_the_scheme_pattern(parts):
         assert (token, reason) == (None, "missing_token" if value == "" else "malformed_authorization")
     else:
         assert (token, reason) == (expected.group(1), None)
+
+
+@PROPERTY
+@given(
+    parts=st.lists(
+        st.sampled_from([*"bBeEaArRdDpPoO x.\t\nİ\u212a", "Bearer ", "DPoP ", "dpop  ", "DPoP", "a.b.c"]),
+        max_size=12,
+    )
+)
+def test_scheme_parsing_with_dpop_agrees_with_the_scheme_pattern(parts):
+    # credentials follows the usual spellings by hand; the documented rule is this pattern.
+    value = "".join(parts)
+    expected = re.fullmatch(BEARER_OR_DPOP, value, SCHEME_FLAGS)
+    try:
+        outcome: object = tuple(credentials({"type": "TOKEN", "authorizationToken": value}))
+    except Rejection as rejection:
+        outcome = rejection.reason
+    if expected is None:
+        assert outcome == ("missing_token" if value == "" else "malformed_authorization")
+    else:
+        assert outcome == (expected.group(1).lower(), expected.group(2))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("DPoP a.b.c", ("dpop", "a.b.c")),  # the usual spellings, by hand
+        ("Bearer a.b.c", ("bearer", "a.b.c")),
+        ("DPoP   a.b.c", ("dpop", "a.b.c")),
+        ("dpop a.b.c", ("dpop", "a.b.c")),  # other spellings, by the pattern
+        ("BEARER a.b.c", ("bearer", "a.b.c")),
+        ("DPoP a.b c", "malformed_authorization"),
+        ("DPoP ", "malformed_authorization"),
+        ("DPoP\ta.b.c", "malformed_authorization"),
+    ],
+)
+def test_scheme_parsing_with_dpop_examples(value: str, expected: object):
+    try:
+        outcome: object = tuple(credentials({"type": "TOKEN", "authorizationToken": value}))
+    except Rejection as rejection:
+        outcome = rejection.reason
+    assert outcome == expected
 
 
 @PROPERTY

@@ -71,30 +71,52 @@ def _bearer_or_dpop() -> re.Pattern[str]:
 
 
 def credentials(event: dict[str, Any]) -> Credentials:
-    """The token and its scheme, ``Bearer`` or ``DPoP``; everything else as :func:`bearer_token`."""
-    match = _bearer_or_dpop().fullmatch(_authorization(event))
+    """The token and its scheme, ``Bearer`` or ``DPoP``; everything else as :func:`bearer_token`.
+
+    The usual spellings of the schemes are followed by hand (a regex pass over the token costs more than the
+    rest of this function); anything else, accepted or not, is left to BEARER_OR_DPOP itself. A test holds the
+    two to each other.
+    """
+    value = _authorization(event)
+    if value.startswith("DPoP "):
+        scheme, token = "dpop", value[5:].lstrip(" ")
+    elif value.startswith("Bearer "):
+        scheme, token = "bearer", value[7:].lstrip(" ")
+    else:
+        scheme, token = "", ""
+    if token and " " not in token:
+        return Credentials(scheme=scheme, token=token)
+    match = _bearer_or_dpop().fullmatch(value)
     if match is None:
         raise Rejection(MALFORMED_AUTHORIZATION)
     return Credentials(scheme=match.group(1).lower(), token=match.group(2))
 
 
 def header_values(event: dict[str, Any], name: str) -> list[str]:
-    """Every value a REQUEST event holds for the header ``name`` (lower case); none for TOKEN events.
+    """Every value a REQUEST event holds for the header ``name`` (lower-case ASCII); none for TOKEN events.
 
     ``multiValueHeaders`` lists each value, ``headers`` the last one per name (as sent, in any case); a
     ``headers`` value that the list does not hold is added, so a disagreement shows up as several values.
+    Names are compared by length first, so lower() (a new string each time) only runs on names that can
+    match: lower() lengthens only ``İ``, into a pair with a non-ASCII mark, so a match has ``name``'s length.
     """
     if event.get("type") != "REQUEST":
         return []
     headers, multi = _header_maps(event)
+    size = len(name)
     values: list[str] = []
     for key, listed in multi.items():
-        if isinstance(key, str) and key.lower() == name:
+        if isinstance(key, str) and len(key) == size and key.lower() == name:
             if not isinstance(listed, list):
                 raise Rejection(MALFORMED_EVENT)
             values += (_string(value) for value in listed)
     for key, value in headers.items():
-        if isinstance(key, str) and key.lower() == name and (text := _string(value)) not in values:
+        if (
+            isinstance(key, str)
+            and len(key) == size
+            and key.lower() == name
+            and (text := _string(value)) not in values
+        ):
             values.append(text)
     return values
 
