@@ -14,6 +14,11 @@ rule key of the route the decision is about, when SCOPE_RULES name it. ``error``
 Key-set events (refresh failures, ignored keys) use ``{"event":"jwks_...","issuer":..., ...}``
 lines built with
 ``json.dumps``; ``issuer`` says whose key set, as ADDITIONAL_ISSUERS may configure several.
+
+Where the lines go: by default ``sys.stdout``, looked up per line. The Lambda entry point (handler.py) writes
+them to file descriptor 1 itself (:func:`fd_writer`): Lambda's runtime wraps ``sys.stdout`` in a Python object
+that flushes after every write, so each line already ends in one write(2) on fd 1, and going there directly
+skips two Python layers (4-6% of a warm decision, measured against that wrapper).
 """
 
 from __future__ import annotations
