@@ -82,7 +82,7 @@ def credentials(event: dict[str, Any]) -> Credentials:
         scheme, token = "dpop", value[5:].lstrip(" ")
     elif value.startswith("Bearer "):
         scheme, token = "bearer", value[7:].lstrip(" ")
-    else:
+    else:  # another spelling of a scheme, or none: the pattern decides below
         scheme, token = "", ""
     if token and " " not in token:
         return Credentials(scheme=scheme, token=token)
