@@ -613,6 +613,57 @@ def test_the_authorization_scan_agrees_with_the_plain_scan(headers: dict[Any, An
     assert outcome(lambda: _authorization(event)) == outcome(lambda: plain_authorization(headers, multi))
 
 
+def scan_outcome(read: Callable[[], str]) -> str:
+    try:
+        return read()
+    except Rejection as rejection:
+        return f"rejected: {rejection.reason}"
+
+
+# The usual event's shortcut (one name of Authorization's length in each map, and one value) against events
+# that nearly qualify: each would pass the shortcut if one of its conditions were dropped.
+@pytest.mark.parametrize(
+    ("headers", "multi", "expected"),
+    [
+        ({"Authorization": "Bearer a.b.c"}, {"Authorization": ["Bearer a.b.c"]}, "Bearer a.b.c"),
+        (
+            {"Authorization": "Bearer a.b.c", "Cache-Control": "no-cache"},
+            {"Authorization": ["Bearer a.b.c"], "Cache-Control": ["no-cache"]},
+            "Bearer a.b.c",
+        ),
+        (
+            {"Authorization": "Bearer a.b.c"},
+            {"Authorization": ["Bearer a.b.c"], "authorization": ["Bearer x.y.z"]},
+            "rejected: malformed_authorization",
+        ),
+        (
+            {"Authorization": "Bearer a.b.c", "AUTHORIZATION": "Bearer a.b.c"},
+            {"Authorization": ["Bearer a.b.c"]},
+            "rejected: malformed_authorization",
+        ),
+        (
+            {"Authorization": "Bearer a.b.c"},
+            {"Authorization": ["Bearer a.b.c", "Bearer a.b.c"]},
+            "rejected: malformed_authorization",
+        ),
+        (
+            {"Authorization": "Bearer a.b.c"},
+            {"Authorization": ["Bearer x.y.z"]},
+            "rejected: malformed_authorization",
+        ),
+        ({"Authorization": ""}, {"Authorization": [""]}, "rejected: missing_token"),
+        ({"Authorization": "Bearer a.b.c"}, {"Authorization": []}, "Bearer a.b.c"),
+        ({"Authorization": 5}, {"Authorization": [5]}, "rejected: malformed_event"),
+    ],
+)
+def test_the_usual_event_shortcut_agrees_with_the_plain_scan(
+    headers: dict[str, Any], multi: dict[str, Any], expected: str
+):
+    event = {"type": "REQUEST", "headers": headers, "multiValueHeaders": multi}
+    assert scan_outcome(lambda: _authorization(event)) == expected
+    assert scan_outcome(lambda: plain_authorization(headers, multi)) == expected
+
+
 def plain_header_values(event: dict[str, Any], name: str) -> list[str]:
     """header_values as it was: lower() on every name."""
     if event.get("type") != "REQUEST":

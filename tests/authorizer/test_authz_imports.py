@@ -29,12 +29,15 @@ event = {"type": "TOKEN", "authorizationToken": "Bearer " + sys.argv[1], "method
 effect = handler.handler(event, None)["policyDocument"]["Statement"][0]["Effect"]
 print(json.dumps({"effect": effect, "modules": sorted(sys.modules)}))
 """
-# encodings.idna, stringprep, unicodedata: what a str host name costs the resolver (gate/fetch.py)
+# encodings.idna, stringprep, unicodedata: what a str host name costs the resolver; http.client and the
+# email package it parses headers with: ~15 ms of a cold start (both in gate/fetch.py's docstring)
 NEVER_ON_THE_RUNTIME_PATH = (
     "jwt",
     "dataclasses",
     "inspect",
     "cryptography.x509",
+    "http.client",
+    "email",
     "encodings.idna",
     "stringprep",
     "unicodedata",
