@@ -80,7 +80,8 @@ def _fetch_bytes(
     deadline = time.monotonic() + timeout
     try:
         parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port or _DEFAULT_PORTS.get(parts.scheme)
+        host = parts.hostname or ""
+        port = parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme)
     except ValueError as err:  # a port out of range or not a number
         raise FetchError(f"{url}: ValueError: {err}") from None
     if port is None or not host:
