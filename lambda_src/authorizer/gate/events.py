@@ -140,14 +140,13 @@ def _authorization(event: dict[str, Any]) -> str:
             if (
                 countOf(map(len, headers), 13) == 1
                 and countOf(map(len, multi), 13) == 1
-                and type(value := headers.get("Authorization")) is str
+                and type(usual := headers.get("Authorization")) is str
                 and type(listed := multi.get("Authorization")) is list
                 and len(listed) == 1
-                and listed[0] == value
-                and value
+                and listed[0] == usual
+                and usual
             ):
-                return value
-            value = None
+                return usual
             for name in headers:
                 if len(name) == 13 and (
                     name == "Authorization" or (type(name) is str and name.lower() == "authorization")

@@ -126,12 +126,11 @@ def _request(target: str, host: str, port: int | None, headers: Mapping[str, str
 
 
 def _response_body(reader: _Reader, max_bytes: int) -> bytes:
-    status = _status(reader.line(MAX_HEADER_BYTES, "status line"))
-    for _ in range(_MAX_INTERIM_RESPONSES):
+    for _ in range(1 + _MAX_INTERIM_RESPONSES):
+        status = _status(reader.line(MAX_HEADER_BYTES, "status line"))
         if not 100 <= status < 200:
             break
         _header_fields(reader)  # an interim response (103 Early Hints, say) before the real one: skipped
-        status = _status(reader.line(MAX_HEADER_BYTES, "status line"))
     if status != 200:
         raise _ResponseError(f"HTTP {status}")
     fields = _header_fields(reader)
